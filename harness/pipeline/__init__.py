@@ -1,0 +1,1 @@
+"""The comparison run: config → train (plugin) → generate → evaluate (sandbox) → leaderboard."""

@@ -1,0 +1,370 @@
+"""The comparison run: for every variant, train (plugin) → generate → evaluate (sandbox); then the leaderboard.
+
+Layout of a run directory (each stage reads the previous stage's files and writes its own):
+
+    RUN_DIR/manifest.json                      provenance of the whole run (rewritten after every run)
+    RUN_DIR/<variant>/artifact/                the training plugin's artifact (hard links into the artifact cache)
+    RUN_DIR/<variant>/train.stage.json         stage records: input hash, seconds, info
+    RUN_DIR/<variant>/<benchmark>/samples.jsonl
+    RUN_DIR/<variant>/<benchmark>/eval/{eval_results.json,results.jsonl}
+
+With `--shard i/n` the per-benchmark files go to `<variant>/<benchmark>/shards/i-of-n/` and hold every n-th task;
+`fgit-bench merge` joins them into the layout above.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.atomic import write_json
+from harness.config import from_dict, to_dict
+from harness.errors import BadInput
+from harness.hashing import file_digest, json_digest
+from harness.pipeline.config import BenchmarkSpec, RunConfig
+from harness.pipeline.stages import StageRecord, run_stage
+
+MANIFEST = "manifest.json"
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int  # 1-based, as the user writes it: --shard 1/4
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise BadInput(f"--shard must look like i/n (e.g. 1/4), got {text!r}") from None
+        if not 1 <= index <= count:
+            raise BadInput(f"--shard {text}: need 1 <= i <= n")
+        return cls(index, count)
+
+    @property
+    def label(self) -> str:
+        return f"{self.index}-of-{self.count}"
+
+    def select(self, task_ids: list[str]) -> list[str]:
+        return task_ids[self.index - 1 :: self.count]
+
+
+@dataclass
+class BenchmarkPlan:
+    spec: BenchmarkSpec
+    task_ids: list[str]
+    dataset: dict  # name, version, hash
+    environment: str
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    stages: list[dict] = field(default_factory=list)
+    skipped_benchmarks: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _stderr(message: str) -> None:
+    print(f"fgit-bench run: {message}", file=sys.stderr, flush=True)
+
+
+def _normalise_tasks(requested: list[str], known: list[str], label: str) -> list[str]:
+    prefix = known[0].split("/")[0] + "/"
+    chosen = []
+    for ref in requested:
+        task_id = ref if "/" in ref else prefix + ref  # "0" means HumanEval/0, as in `generate --tasks`
+        if task_id not in set(known):
+            raise BadInput(f"benchmark {label}: unknown task {ref!r} (ids look like {known[0]!r})")
+        if task_id not in chosen:
+            chosen.append(task_id)
+    order = {t: i for i, t in enumerate(known)}
+    return sorted(chosen, key=order.__getitem__)
+
+
+def _environment_ready(sandbox: str, environment: str) -> tuple[bool, str]:
+    from sandboxes import AUTO_ORDER, check_backend
+
+    names = AUTO_ORDER if sandbox == "auto" else (sandbox,)
+    reasons = []
+    for name in names:
+        ok, why = check_backend(name, environment)
+        if ok:
+            return True, why
+        reasons.append(f"{name}: {why}")
+    return False, "; ".join(reasons)
+
+
+def plan_benchmarks(config: RunConfig, log: Log) -> tuple[list[BenchmarkPlan], dict[str, str]]:
+    """Load each benchmark (upstream loader), fix its task slice; optional ones without an environment are
+    skipped with the reason."""
+    from harness.benchmarks import get_benchmark
+    from harness.data import data_dir
+
+    plans, skipped = [], {}
+    labels = [spec.label for spec in config.benchmarks]
+    if len(set(labels)) != len(labels):
+        raise BadInput(f"benchmarks listed twice: {labels}")
+    for spec in config.benchmarks:
+        benchmark = get_benchmark(spec.name, **spec.options())
+        if spec.optional:
+            ok, why = _environment_ready(config.sandbox, benchmark.environment)
+            if not ok:
+                skipped[spec.label] = f"environment {benchmark.environment!r} not available: {why}"
+                log(f"{spec.label}: skipped ({skipped[spec.label]})")
+                continue
+        dataset = benchmark.load(data_dir(config.data_dir))
+        task_ids = list(dataset.problems)
+        if spec.tasks:
+            task_ids = _normalise_tasks(spec.tasks, task_ids, spec.label)
+        if spec.limit is not None:
+            if spec.limit < 1:
+                raise BadInput(f"benchmark {spec.label}: limit must be at least 1")
+            task_ids = task_ids[: spec.limit]
+        plans.append(BenchmarkPlan(spec, task_ids, {"name": dataset.name, "version": dataset.version,
+                                                    "hash": dataset.hash}, benchmark.environment))
+    if not plans:
+        raise BadInput("no benchmark to run (all were skipped)")
+    return plans, skipped
+
+
+class ComparisonRun:
+    """One `fgit-bench run`: holds the loaded pieces that stages share (plugins, sandboxes, training data)."""
+
+    def __init__(self, config: RunConfig, run_dir: Path, shard: Shard | None = None, log: Log = _stderr,
+                 profile: str | None = None):
+        import plugins  # noqa: F401  (registers every training plugin)
+        from plugins.base import PLUGINS
+
+        self.config, self.run_dir, self.shard, self.log, self.profile = config, Path(run_dir), shard, log, profile
+        self.plugin_classes = {v: PLUGINS.get(v) for v in config.variants}  # did-you-mean on a typo, before work
+        for name in config.plugins:  # tables of unselected variants are fine (profiles configure all); typos not
+            PLUGINS.get(name)
+        self.plugin_configs = {v: from_dict(cls.config_class, config.plugins.get(v, {}), where=f"[plugins.{v}]")
+                               for v, cls in self.plugin_classes.items()}
+        self._examples = None
+        self._sandboxes: dict[str, object] = {}
+        self.records: list[dict] = []
+
+    # ---- inputs shared by the stages ----------------------------------------------------------------------
+
+    def model_identity(self) -> dict:
+        from harness.models import resolve_model
+
+        spec = resolve_model(self.config.model)
+        return {"ref": self.config.model, "hash": spec.content_hash()}
+
+    def training_data_path(self) -> Path:
+        from harness.data import data_dir
+
+        path = Path(self.config.training.data)
+        if not path.exists() and not path.is_absolute():
+            directory = data_dir(self.config.data_dir)
+            if directory is not None and (directory / path).exists():
+                path = directory / path
+        if not path.is_file():
+            raise BadInput(f"training data not found: {self.config.training.data}")
+        return path
+
+    def training_inputs(self) -> dict:
+        settings = self.config.training
+        return {"data": file_digest(self.training_data_path()), "limit": settings.limit,
+                "decontaminate": [p.spec.name for p in self.plans] if settings.decontaminate else []}
+
+    def training_examples(self) -> tuple[list, dict]:
+        if self._examples is None:
+            from plugins.artifact_cache import cache_root
+            from plugins.training_data import prepare_training_set
+
+            settings = self.config.training
+            self._examples = prepare_training_set(
+                str(self.training_data_path()), limit=settings.limit,
+                benchmarks=self.training_inputs()["decontaminate"], data_dir=self.config.data_dir,
+                cache_dir=cache_root())
+        return self._examples
+
+    def sandbox(self, plan: BenchmarkPlan):
+        from harness.benchmarks import get_benchmark
+        from sandboxes import make_sandbox
+
+        benchmark = get_benchmark(plan.spec.name, **plan.spec.options())
+        key = json_digest({"environment": benchmark.environment, "limits": repr(benchmark.sandbox_limits())})
+        if key not in self._sandboxes:
+            self._sandboxes[key] = make_sandbox(self.config.sandbox, jobs=self.config.jobs,
+                                                environment=benchmark.environment,
+                                                limits=benchmark.sandbox_limits())
+        return self._sandboxes[key]
+
+    def close(self) -> None:
+        for sandbox in self._sandboxes.values():
+            sandbox.close()
+        self._sandboxes.clear()
+
+    # ---- the stages -----------------------------------------------------------------------------------------
+
+    def _record(self, variant: str, benchmark: str | None, record: StageRecord) -> StageRecord:
+        self.records.append({"variant": variant, "benchmark": benchmark, "stage": record.stage,
+                             "seconds": record.seconds, "cached": record.cached, "key": record.key,
+                             "info": record.info})
+        return record
+
+    def train(self, variant: str, model: dict) -> StageRecord:
+        from plugins.artifact_cache import train_cached
+
+        cls = self.plugin_classes[variant]
+        needs_data = getattr(cls, "needs_data", True)
+        inputs = {"plugin": variant, "model": model["hash"], "config": to_dict(self.plugin_configs[variant]),
+                  "data": self.training_inputs() if needs_data else None}
+        out = self.run_dir / variant / "artifact"
+
+        def work() -> dict:
+            from harness.models import resolve_model
+
+            examples, extra = [], {}
+            if needs_data:
+                examples, report = self.training_examples()
+                extra["data_report.json"] = report
+            path, cached = train_cached(variant, resolve_model(self.config.model), examples,
+                                        self.plugin_configs[variant], output=out, extra_files=extra)
+            manifest = json.loads((path / "artifact.json").read_text())
+            info = {"artifact": manifest.get("cache_key"), "kind": manifest.get("kind"), "from_cache": cached}
+            for key in ("variants", "stats"):  # variant counts (pairs kept) and training stats, when a plugin has them
+                if key in manifest:
+                    info[key] = manifest[key]
+            return info
+
+        return self._record(variant, None, run_stage(f"{variant}: train", self.run_dir / variant / "train.stage.json",
+                                                     inputs, work, self.log))
+
+    def benchmark_dir(self, variant: str, plan: BenchmarkPlan) -> Path:
+        base = self.run_dir / variant / plan.label
+        return base / "shards" / self.shard.label if self.shard else base
+
+    def task_ids(self, plan: BenchmarkPlan) -> list[str]:
+        return self.shard.select(plan.task_ids) if self.shard else plan.task_ids
+
+    def generate(self, variant: str, plan: BenchmarkPlan, artifact_key: str, backend_holder: dict) -> StageRecord:
+        from harness.atomic import write_jsonl
+        from harness.generation import DecodingConfig, GenerateConfig, generate_samples
+        from harness.generation.cache import GenerationCache
+        from harness.generation.runner import make_backend, resolve
+
+        settings = self.config.generation
+        directory = self.benchmark_dir(variant, plan)
+        tasks = self.task_ids(plan)
+        inputs = {"artifact": artifact_key, "benchmark": plan.label, "dataset": plan.dataset["hash"],
+                  "tasks": tasks, "generation": to_dict(settings)}
+        if settings.samples_from:  # replayed text: the file's content, not its name, decides the outputs
+            replay = Path(settings.samples_from.format(variant=variant, benchmark=plan.label))
+            inputs["replay"] = file_digest(replay) if replay.is_file() else str(replay)
+        gen_config = GenerateConfig(
+            model=str(self.run_dir / variant / "artifact"), benchmark=plan.spec.name,
+            subset=plan.spec.subset or "full", split=plan.spec.split or "complete", tasks=tasks,
+            backend=settings.backend,
+            decoding=DecodingConfig(max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
+                                    batch_mode=settings.batch_mode, dtype=settings.dtype),
+            samples_from=(settings.samples_from.format(variant=variant, benchmark=plan.label)
+                          if settings.samples_from else None),
+            progress=sys.stderr.isatty())
+
+        def work() -> dict:
+            config = resolve(gen_config)
+            key = config.samples_from or ""  # one loaded model per variant, shared by its benchmarks
+            if key not in backend_holder:
+                backend_holder.clear()
+                backend_holder[key] = make_backend(config, GenerationCache(config.cache_dir))
+            result = generate_samples(config, backend=backend_holder[key])
+            write_jsonl(directory / "samples.jsonl", result.rows)
+            return {"tasks": len(result.rows), "cached": result.cached, "generated": result.generated,
+                    "tokens": result.tokens}
+
+        return self._record(variant, plan.label, run_stage(f"{variant}/{plan.label}: generate",
+                                                           directory / "generate.stage.json", inputs, work, self.log))
+
+    def evaluate(self, variant: str, plan: BenchmarkPlan) -> StageRecord:
+        from harness.evaluation import EvaluateConfig, evaluate
+
+        directory = self.benchmark_dir(variant, plan)
+        samples = directory / "samples.jsonl"
+        inputs = {"samples": file_digest(samples), "benchmark": plan.label, "dataset": plan.dataset["hash"],
+                  "tasks": self.task_ids(plan), "sandbox": self.config.sandbox}
+
+        def work() -> dict:
+            cfg = EvaluateConfig(benchmark=plan.spec.name, samples=str(samples), output=str(directory / "eval"),
+                                 jobs=self.config.jobs, sandbox=self.config.sandbox, tasks=self.task_ids(plan),
+                                 data_dir=self.config.data_dir, subset=plan.spec.subset, split=plan.spec.split)
+            summary = evaluate(cfg, sandbox=self.sandbox(plan), quiet=True)
+            return {"tasks": summary.n_tasks, "base_pass": summary.base_pass, "plus_pass": summary.plus_pass,
+                    "executed": summary.executed, "excluded": summary.excluded}
+
+        return self._record(variant, plan.label, run_stage(f"{variant}/{plan.label}: evaluate",
+                                                           directory / "evaluate.stage.json", inputs, work, self.log))
+
+    # ---- the whole run --------------------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        started = time.perf_counter()
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.plans, skipped = plan_benchmarks(self.config, self.log)
+        model = self.model_identity()
+        try:
+            for variant in self.config.variants:
+                trained = self.train(variant, model)
+                backend_holder: dict = {}
+                for plan in self.plans:
+                    self.generate(variant, plan, trained.info["artifact"], backend_holder)
+                    self.evaluate(variant, plan)
+                backend_holder.clear()  # free the variant's model before the next one loads
+        finally:
+            self.close()
+        result = RunResult(self.run_dir, self.records, skipped, round(time.perf_counter() - started, 3))
+        write_manifest(self, model, result)
+        return result
+
+
+def write_manifest(run: ComparisonRun, model: dict, result: RunResult) -> Path:
+    """Everything needed to trust (and reproduce) the numbers; the leaderboard embeds it."""
+    from harness import provenance
+
+    artifacts = {r["variant"]: {k: r["info"].get(k) for k in ("artifact", "kind", "variants", "stats")
+                                if r["info"].get(k) is not None}
+                 for r in result.stages if r["benchmark"] is None}
+    sandboxes = {}
+    for record in result.stages:
+        if record["stage"].endswith("evaluate"):
+            path = run.benchmark_dir(record["variant"], _plan(run, record["benchmark"])) / "eval" / "eval_results.json"
+            try:
+                sandboxes[record["benchmark"]] = json.loads(path.read_text()).get("provenance", {}).get("sandbox")
+            except (OSError, json.JSONDecodeError):
+                pass
+    manifest = {
+        "format": "fgit-bench-run", "version": 1, "profile": run.profile,
+        "config": to_dict(run.config), "config_hash": json_digest(to_dict(run.config)),
+        "shard": run.shard.label if run.shard else None,
+        "model": model,
+        "datasets": {p.label: {**p.dataset, "tasks": len(p.task_ids)} for p in run.plans},
+        "skipped_benchmarks": result.skipped_benchmarks,
+        "artifacts": artifacts, "sandbox": sandboxes,
+        "seeds": {v: getattr(c, "seed", None) for v, c in run.plugin_configs.items()},
+        "stages": [{k: r[k] for k in ("variant", "benchmark", "stage", "seconds", "cached")} for r in result.stages],
+        "wall_seconds": result.seconds,
+        "environment": provenance.environment(),
+    }
+    name = f"manifest.shard-{run.shard.label}.json" if run.shard else MANIFEST
+    path = run.run_dir / name
+    write_json(path, manifest)
+    return path
+
+
+def _plan(run: ComparisonRun, label: str) -> BenchmarkPlan:
+    return next(p for p in run.plans if p.label == label)
