@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import json
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,7 +112,7 @@ def load_tokenizer(spec: ModelSpec):
 
     try:
         return AutoTokenizer.from_pretrained(spec.path, gguf_file=spec.gguf_file)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, struct.error, EOFError) as exc:  # struct/EOF: a truncated GGUF
         raise BadInput(f"cannot load tokenizer of {spec.name}: {str(exc).splitlines()[0]}") from None
 
 
@@ -123,7 +124,7 @@ def load_model(spec: ModelSpec, dtype=None, device: str | None = None):
     dtype = dtype or torch.float32
     try:
         model = AutoModelForCausalLM.from_pretrained(spec.path, gguf_file=spec.gguf_file, dtype=dtype)
-    except (OSError, ValueError, RuntimeError, KeyError) as exc:
+    except (OSError, ValueError, RuntimeError, KeyError, struct.error, EOFError) as exc:  # struct/EOF: truncated GGUF
         raise BadInput(f"cannot load model {spec.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if spec.adapter:
         from peft import PeftModel

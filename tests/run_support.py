@@ -16,7 +16,7 @@ BROKEN_BODY = "    raise NotImplementedError('broken on purpose')\n"
 
 
 def canonical_samples(benchmark: str, limit: int | None = None) -> list[dict]:
-    """The benchmark's canonical solutions as evalplus-format samples (what `fgit-bench demo` evaluates)."""
+    """The benchmark's canonical solutions as evalplus-format samples (known to pass: the tests decide which ones to break)."""
     dataset = get_benchmark(benchmark).load(data_dir(None))
     sep = "" if benchmark == "humaneval" else "\n"
     rows = [{"task_id": t, "solution": p["prompt"] + sep + p["canonical_solution"], "entry_point": p["entry_point"]}

@@ -1,30 +1,21 @@
 """Benchmark tasks as generation prompts: the one place generation reads benchmark data.
 
 `task_prompts` normalises each benchmark's prompt the way its upstream code generator does (evalplus: the problem
-prompt stripped plus a newline; bigcodebench: `complete_prompt` / `instruct_prompt` as is). It loads the release
-files itself for now; it is meant to switch to the benchmark registry (`harness.benchmarks.get_benchmark(name)
-.load(...)`) once that covers all three benchmarks: only `_load_problems` changes.
+prompt stripped plus a newline; bigcodebench: `complete_prompt` / `instruct_prompt` as is). The problems come from
+the benchmark registry (`harness.benchmarks.get_benchmark(name).load(...)`), as evaluation reads them.
 """
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
 from typing import NamedTuple
 
-from harness.data import data_dir, find_release_file
+from harness.data import data_dir
 from harness.errors import BadInput
 
 BENCHMARKS = ("humaneval", "mbpp", "bigcodebench")
 SUBSETS = ("full", "hard")
 SPLITS = ("complete", "instruct")
 
-_RELEASES = {
-    ("humaneval", "full"): ("HumanEvalPlus-v0.1.10", ["HumanEvalPlus-v0.1.10.jsonl", "HumanEvalPlus-v0.1.10.jsonl.gz"]),
-    ("mbpp", "full"): ("MbppPlus-v0.2.0", ["MbppPlus-v0.2.0.jsonl", "MbppPlus-v0.2.0.jsonl.gz"]),
-    ("bigcodebench", "full"): ("BigCodeBench-v0.1.4", ["BigCodeBench-v0.1.4.jsonl", "BigCodeBench-v0.1.4.jsonl.gz"]),
-    ("bigcodebench", "hard"): ("BigCodeBench-Hard-v0.1.4", ["BigCodeBench-Hard-v0.1.4.jsonl"]),
-}
 
 
 class TaskPrompt(NamedTuple):
@@ -33,36 +24,14 @@ class TaskPrompt(NamedTuple):
     meta: dict  # entry_point, dataset (stop-string family), fence (chat wraps it in a code fence), dataset_hash
 
 
-def _release_path(benchmark: str, subset: str) -> tuple[str, Path]:
-    """The release file under the data directory (--data-dir / $FGIT_BENCH_DATA / ../shared/data), as evaluate reads it."""
-    release, names = _RELEASES[(benchmark, subset)]
-    directory = data_dir()
-    path = find_release_file(directory, names)
-    if path is None:
-        raise BadInput(f"{benchmark} data not found: none of {', '.join(names)} in {directory} (set FGIT_BENCH_DATA)")
-    return release, path
-
-
 def _load_problems(benchmark: str, subset: str) -> tuple[dict[str, dict], dict]:
-    """task_id → problem in release order, plus {release, md5} of the file read."""
-    release, path = _release_path(benchmark, subset)
-    if benchmark == "humaneval":
-        import evalplus.data.humaneval as upstream
+    """task_id → problem in release order, plus {release, md5}: through the benchmark registry, so generation and
+    evaluation read the same file with the same (upstream) loader and report the same hash."""
+    from harness.benchmarks import get_benchmark
 
-        # evalplus captures the override at import time; set the module global so import order does not matter.
-        upstream.HUMANEVAL_OVERRIDE_PATH = str(path)
-        problems = upstream.get_human_eval_plus()
-    elif benchmark == "mbpp":
-        import evalplus.data.mbpp as upstream
-
-        upstream.MBPP_OVERRIDE_PATH = str(path)
-        problems = upstream.get_mbpp_plus()
-    else:  # bigcodebench is not installed here; its loader is a plain JSONL read
-        from evalplus.data.utils import stream_jsonl
-
-        problems = {task["task_id"]: task for task in stream_jsonl(str(path))}
-    digest = hashlib.md5(path.read_bytes()).hexdigest()
-    return problems, {"release": release, "md5": digest}
+    options = {"subset": subset} if benchmark == "bigcodebench" else {}
+    dataset = get_benchmark(benchmark, **options).load(data_dir())
+    return dataset.problems, {"release": f"{dataset.name}-{dataset.version}", "md5": dataset.hash}
 
 
 def _prompt_of(benchmark: str, problem: dict, split: str) -> str:

@@ -48,6 +48,9 @@ class TrainingSettings:
     data: str = "EvolInstruct-Code-4k.jsonl.gz"  # a path, or a file name in the data directory
     limit: int | None = None
     decontaminate: bool = True  # drop rows that overlap the run's benchmarks (10-gram rule, plugins.decontaminate)
+    # [training.shared]: settings given to every training plugin whose config has the field (the paper trains
+    # all variants with the same settings); a [plugins.<variant>] table overrides them for one variant
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -64,10 +67,11 @@ class RunConfig:
     plugins: dict[str, dict[str, Any]] = field(default_factory=dict)  # [plugins.<variant>] tables: plugin configs
 
 
-def _merge(base: dict, override: dict) -> dict:
+def merge_tables(base: dict, override: dict) -> dict:
+    """`override` on top of `base`, recursively for nested tables."""
     out = dict(base)
     for key, value in override.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = merge_tables(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
     return out
 
 
@@ -92,8 +96,8 @@ def load_run_config(profile: str | None, config_file: str | None, overrides: dic
             raise BadInput(f"config file not found: {path}") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise BadInput(f"{path}: not valid TOML: {exc}") from None
-        data = _merge(data, user)
-    data = _merge(data, overrides or {})
+        data = merge_tables(data, user)
+    data = merge_tables(data, overrides or {})
     if "benchmarks" in data:
         data["benchmarks"] = [b if isinstance(b, dict) else {"name": b} for b in data["benchmarks"]]
     config = from_dict(RunConfig, data, where=config_file or f"profile {profile}")

@@ -14,6 +14,7 @@ With `--shard i/n` the per-benchmark files go to `<variant>/<benchmark>/shards/i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -25,7 +26,7 @@ from harness.atomic import write_json
 from harness.config import from_dict, to_dict
 from harness.errors import BadInput
 from harness.hashing import file_digest, json_digest
-from harness.pipeline.config import BenchmarkSpec, RunConfig
+from harness.pipeline.config import BenchmarkSpec, RunConfig, merge_tables
 from harness.pipeline.stages import StageRecord, run_stage
 
 MANIFEST = "manifest.json"
@@ -93,8 +94,9 @@ def _normalise_tasks(requested: list[str], known: list[str], label: str) -> list
 
 
 def _environment_ready(sandbox: str, environment: str) -> tuple[bool, str]:
-    from sandboxes import AUTO_ORDER, check_backend
+    from sandboxes import AUTO_ORDER, _import_backends, check_backend
 
+    _import_backends()  # registers docker/bwrap/process (make_sandbox does this itself)
     names = AUTO_ORDER if sandbox == "auto" else (sandbox,)
     reasons = []
     for name in names:
@@ -150,11 +152,20 @@ class ComparisonRun:
         self.plugin_classes = {v: PLUGINS.get(v) for v in config.variants}  # did-you-mean on a typo, before work
         for name in config.plugins:  # tables of unselected variants are fine (profiles configure all); typos not
             PLUGINS.get(name)
-        self.plugin_configs = {v: from_dict(cls.config_class, config.plugins.get(v, {}), where=f"[plugins.{v}]")
+        known = {f.name for name in PLUGINS.names() for f in dataclasses.fields(PLUGINS.get(name).config_class)}
+        unknown = sorted(set(config.training.shared) - known)
+        if unknown:
+            raise BadInput(f"[training.shared] {unknown[0]!r} is not a setting of any training plugin")
+        self.plugin_configs = {v: from_dict(cls.config_class, self._plugin_table(v, cls), where=f"[plugins.{v}]")
                                for v, cls in self.plugin_classes.items()}
         self._examples = None
         self._sandboxes: dict[str, object] = {}
         self.records: list[dict] = []
+
+    def _plugin_table(self, variant: str, cls) -> dict:
+        names = {f.name for f in dataclasses.fields(cls.config_class)}
+        shared = {k: v for k, v in self.config.training.shared.items() if k in names}
+        return merge_tables(shared, self.config.plugins.get(variant, {}))
 
     # ---- inputs shared by the stages ----------------------------------------------------------------------
 
@@ -238,7 +249,7 @@ class ComparisonRun:
                                         self.plugin_configs[variant], output=out, extra_files=extra)
             manifest = json.loads((path / "artifact.json").read_text())
             info = {"artifact": manifest.get("cache_key"), "kind": manifest.get("kind"), "from_cache": cached}
-            for key in ("variants", "stats"):  # variant counts (pairs kept) and training stats, when a plugin has them
+            for key in ("pairs", "variants", "stats"):  # variant counts (pairs kept) and training stats, when a plugin has them
                 if key in manifest:
                     info[key] = manifest[key]
             return info
@@ -336,7 +347,7 @@ def write_manifest(run: ComparisonRun, model: dict, result: RunResult) -> Path:
     """Everything needed to trust (and reproduce) the numbers; the leaderboard embeds it."""
     from harness import provenance
 
-    artifacts = {r["variant"]: {k: r["info"].get(k) for k in ("artifact", "kind", "variants", "stats")
+    artifacts = {r["variant"]: {k: r["info"].get(k) for k in ("artifact", "kind", "pairs", "variants", "stats")
                                 if r["info"].get(k) is not None}
                  for r in result.stages if r["benchmark"] is None}
     sandboxes = {}
