@@ -95,12 +95,15 @@ def _normalise_tasks(requested: list[str], known: list[str], label: str) -> list
 
 def _environment_ready(sandbox: str, environment: str) -> tuple[bool, str]:
     from sandboxes import AUTO_ORDER, _import_backends, check_backend
+    from sandboxes.environments import get_environment
 
     _import_backends()  # registers docker/bwrap/process (make_sandbox does this itself)
     names = AUTO_ORDER if sandbox == "auto" else (sandbox,)
     reasons = []
     for name in names:
         ok, why = check_backend(name, environment)
+        if ok and name != "docker":  # the host backends would build a missing environment: never for an optional one
+            ok, why = get_environment(environment).host_ready()
         if ok:
             return True, why
         reasons.append(f"{name}: {why}")
