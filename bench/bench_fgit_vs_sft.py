@@ -1,7 +1,8 @@
 """Cost of an FGit training step vs a Standard-SFT step on the same batch: time and peak memory ratios.
 
-FGit adds one teacher-forced pass on the incorrect variant ĉ (cut after its last masked token, logits only where
-ĉ's mask needs them). Targets (issue 6): ≤ 1.6× time and ≤ 1.3× peak memory. Every variant runs in a fresh
+FGit adds one teacher-forced pass on the incorrect variant ĉ (from where ĉ departs from c, reusing the c pass's
+keys/values for the shared prompt and code; cut after its last masked token; logits only where ĉ's mask needs
+them). Targets (issue 6): ≤ 1.6× time and ≤ 1.3× peak memory. Every variant runs in a fresh
 subprocess, so each peak is its own: on CUDA `torch.cuda.max_memory_allocated`; on CPU the process's `ru_maxrss`
 (reported whole, and as the growth over the resident size just before the first step, which leaves out the
 interpreter and the weights). Runs alternate between variants (`--rounds`); the median step time of each
@@ -16,7 +17,8 @@ which skips most of the projection, would look cheaper than it is.
     python bench/bench_fgit_vs_sft.py --model smollm2 --device cuda --batch-size 8 --seq-len 1024
 
 Variants: `sft` (the model's own loss, as Standard-SFT trains), `fgit` (defaults: gradient through the weight,
-ĉ pass included), `fgit-no-incorrect-grad` (ĉ pass without a graph), `fgit-detached` (weight detached).
+ĉ pass included, ĉ's shared prefix taken from the c pass's cache), `fgit-no-incorrect-grad` (ĉ pass without a
+graph), `fgit-detached` (weight detached), `fgit-no-shared-prefix` (ĉ recomputed from its first token).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ VARIANTS = {
     "fgit": {},
     "fgit-no-incorrect-grad": {"grad_through_incorrect": False},
     "fgit-detached": {"grad_through_weight": False},
+    "fgit-no-shared-prefix": {"share_prefix": False},
 }
 TARGET_TIME, TARGET_MEMORY = 1.6, 1.3
 

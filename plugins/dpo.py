@@ -4,6 +4,11 @@ The rejected response is the correct one with its code block replaced by the inc
 differs only in the code (`target = "code"` uses the fenced code alone on both sides). The frozen reference is
 the base model: a copy of it for full fine-tuning, the adapter-disabled model with LoRA (TRL's behaviour when it
 gets `peft_config`). Loss (sigmoid): -log σ(β[log πθ(c|x) − log πref(c|x)] − β[log πθ(ĉ|x) − log πref(ĉ|x)]).
+
+Pairs: examples that come with an incorrect variant (a pair file) keep it; the others get one from the variant
+generator (plugins.fault_weighted.pair_examples, `variant_source = "teacher"` as in the paper, or "mutation"),
+through the same cache as FGit: the same `[dpo.variants]` and `[fgit.variants]` tables generate the variants once.
+Examples left without a variant are not trained on (DPO needs a rejected side); the manifest counts them.
 """
 
 from __future__ import annotations
@@ -23,19 +28,22 @@ from plugins.artifact_saving import (
     save_artifact,
 )
 from plugins.base import TrainingExample, TrainingPlugin, register
+from plugins.fault_weighted import VariantPairing, pair_examples
 from plugins.trainer import TrainingConfig, samples_per_step, trainer_classes, training_arguments
 from plugins.training_data import response_text
 
 
 @dataclass
-class DPOVariantConfig(TrainingConfig):
-    """`TrainingConfig` (same settings as SFT and FGit) plus DPO's own; `[dpo]` in the TOML config."""
+class DPOVariantConfig(TrainingConfig, VariantPairing):
+    """`TrainingConfig` (same settings as SFT and FGit), where the rejected side comes from (`variant_source`,
+    `[dpo.variants]`, as FGit's) and DPO's own settings; `[dpo]` in the TOML config."""
 
     beta: float = 0.1
     loss_type: str = "sigmoid"  # any TRL DPO loss_type: sigmoid, ipo, hinge, robust, ...
 
     def __post_init__(self):
-        super().__post_init__()
+        TrainingConfig.__post_init__(self)
+        VariantPairing.__post_init__(self)
         if self.beta <= 0:
             raise ValueError(f"beta must be > 0, got {self.beta}")
 
@@ -83,10 +91,11 @@ class DPOPlugin(TrainingPlugin):
         from trl import DPOConfig
 
         output_dir = Path(output_dir)
+        tokenizer, policy = load_for_training(model, config, wrap_lora=False)  # the teacher too, where it is
+        examples, pairs = pair_examples(examples, config, model, self.name, (tokenizer, policy))
         if not any(e.incorrect for e in examples):
-            raise BadInput("dpo needs examples with an incorrect variant (TrainingExample.incorrect): none of the "
-                           f"{len(examples)} training rows has one; use a pair file or generate variants first")
-        tokenizer, policy = load_for_training(model, config, wrap_lora=False)
+            raise BadInput(f"dpo needs examples with an incorrect variant: none of the {len(examples)} training rows "
+                           f"has one, and the {config.variant_source} variant source gave none")
         rows, skipped = build_dpo_rows(examples, tokenizer, config.target)
         if not rows:
             raise BadInput(f"dpo: no example has an incorrect variant that differs from its code ({skipped} skipped)")
@@ -107,4 +116,4 @@ class DPOPlugin(TrainingPlugin):
                  "steps": trainer.state.global_step, **result.metrics}
         return save_artifact(trainer, tokenizer, model, config, output_dir, plugin=self.name, examples=examples,
                              stats=stats, manifest_extra={"reference_model": "adapter-disabled base" if config.lora
-                                                          else "frozen copy of the base model"})
+                                                          else "frozen copy of the base model", "pairs": pairs})

@@ -12,6 +12,13 @@ Batch layout (all [B, T] tensors aligned with `input_ids`, masks 0 on prompt and
 `incorrect_input_ids`, `incorrect_attention_mask`, `incorrect_line_mask`, `incorrect_token_mask` for `ĉ`.
 Line and token masks travel separately so `mask = "line" | "token" | "hybrid"` is chosen at loss time.
 
+Cost: the ĉ pass runs only where it can change p̄_ĉ. It stops after ĉ's last masked token (causal attention), computes
+vocabulary logits only where a masked token is predicted, and (`share_prefix`) starts where ĉ first departs from
+`c`: the prompt and the code before the first changed line are the same tokens on both sides, so their keys and
+values are taken from the `c` pass's cache instead of being recomputed. That is exact, gradient included (the
+shared keys and values are the same function of the parameters, and autograd sums both passes' contributions),
+and typically removes most of the ĉ pass.
+
 Note on (A) with the gradient through the weight: w falls as P leaves 0.5 in *either* direction, so when the
 model prefers `ĉ` (P < 0.5) the weight's gradient pushes P further down; (B) always pushes P up.
 """
@@ -53,6 +60,9 @@ class FGitLossConfig:
     grad_through_incorrect: bool = True  # False: the ĉ pass runs without a graph (the gradient flows via p̄_c only)
     mask: str = "hybrid"  # "hybrid" (0/1/2) | "line" | "token"
     fixed_weight: float | None = None  # ablation: this weight on every masked token, no ĉ pass; 1.0 = Standard-SFT
+    # Reuse the c pass's keys/values for the prefix c and ĉ share (same result; False recomputes it, as a check
+    # or for a model whose cache cannot be cropped). Off by itself under gradient checkpointing.
+    share_prefix: bool = True
 
     def __post_init__(self) -> None:
         if self.weight_formula not in ("A", "B", "C"):
@@ -170,8 +180,49 @@ def token_weights(mask: torch.Tensor, weight: torch.Tensor, cfg: FGitLossConfig)
     return 1 + (weight[:, None] - 1) * share
 
 
-def _incorrect_log_mean(model, batch, cfg: FGitLossConfig) -> tuple[torch.Tensor, torch.Tensor]:
-    """Teacher-forced pass on ĉ; logits only at the positions that predict a masked token (lm_head is the big op)."""
+def _shared_prefix(batch, mask: torch.Tensor, first_needed: int) -> int:
+    """How many leading positions every row with a ĉ mask has in common with its `c` (same token, both real), cut
+    before the first position whose logits the ĉ pass needs. Rows without a ĉ mask do not count: their output is
+    not used."""
+    rows = mask.any(1)
+    width = min(batch["input_ids"].size(1), batch[INCORRECT_IDS].size(1), first_needed - 1)
+    if width <= 0 or not bool(rows.any()):
+        return 0
+    ids_i = batch[INCORRECT_IDS][rows, :width]
+    same = batch["input_ids"][rows, :width].to(ids_i.device).eq(ids_i)
+    same &= batch[INCORRECT_ATTENTION][rows, :width].bool()
+    if batch.get("attention_mask") is not None:
+        same &= batch["attention_mask"][rows, :width].to(same.device).bool()
+    return int(same.long().cumprod(1).sum(1).min())
+
+
+def _checkpointing(model) -> bool:
+    """Gradient checkpointing recomputes layers in the backward pass, which would write into a shared cache again."""
+    return model.training and any(getattr(m, "gradient_checkpointing", False) is True for m in model.modules())
+
+
+def _prefix_cache(past, batch, mask: torch.Tensor, first_needed: int):
+    """(cache holding the first `start` positions of the c pass, start), or (None, 0) when nothing can be shared."""
+    if past is None or not hasattr(past, "crop"):
+        return None, 0
+    length = batch["input_ids"].size(1)
+    if past.get_seq_length() != length:  # no cache came back (gradient checkpointing turns it off)
+        return None, 0
+    start = _shared_prefix(batch, mask, first_needed)
+    if start <= 0:
+        return None, 0
+    try:
+        past.crop(start - length)  # a negative count: remove that many positions from the end
+    except (ValueError, TypeError, NotImplementedError):
+        return None, 0
+    return past, start
+
+
+def _incorrect_log_mean(model, batch, cfg: FGitLossConfig, past=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Teacher-forced pass on ĉ; logits only at the positions that predict a masked token (lm_head is the big op).
+
+    `past`: the c pass's key/value cache; the positions c and ĉ share are taken from it (see the module docstring).
+    """
     ids = batch[INCORRECT_IDS]
     mask = select_mask(batch[INCORRECT_LINE_MASK], batch[INCORRECT_TOKEN_MASK], cfg.mask).clone()
     mask[:, 0] = 0  # the first token is never predicted
@@ -182,15 +233,18 @@ def _incorrect_log_mean(model, batch, cfg: FGitLossConfig) -> tuple[torch.Tensor
     keep = needed - 1  # logits at t−1 predict token t
     # Causal attention: tokens after the last masked one cannot change p̄_ĉ, so they are not run at all.
     end = int(needed[-1]) + 1
-    inputs = {"input_ids": ids[:, :end], "attention_mask": batch[INCORRECT_ATTENTION][:, :end], "use_cache": False}
+    past, start = _prefix_cache(past, batch, mask, int(needed[0]))
+    inputs = {"input_ids": ids[:, start:end], "attention_mask": batch[INCORRECT_ATTENTION][:, :end], "use_cache": False}
+    if past is not None:
+        inputs.update(past_key_values=past, use_cache=True)
     use_graph = cfg.grad_through_weight and cfg.grad_through_incorrect
     with contextlib.nullcontext() if use_graph else torch.no_grad():
         try:
-            logits = model(**inputs, logits_to_keep=keep).logits
+            logits = model(**inputs, logits_to_keep=keep - start).logits
         except TypeError as exc:  # a model class without logits_to_keep: compute all logits, then pick
             if "logits_to_keep" not in str(exc):
                 raise
-            logits = model(**inputs).logits[:, keep]
+            logits = model(**inputs).logits[:, keep - start]
         if logits.dtype not in (torch.float32, torch.float64):
             logits = logits.float()
         logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, needed, None].to(logits.device)).squeeze(-1)
@@ -198,14 +252,19 @@ def _incorrect_log_mean(model, batch, cfg: FGitLossConfig) -> tuple[torch.Tensor
 
 
 def fgit_loss(model, batch, cfg: FGitLossConfig, num_items_in_batch=None) -> FGitLossOutput:
-    """Two forward passes (ĉ first, without a graph unless its gradient is wanted, then c) and the weighted NLL."""
+    """Two forward passes (c, then ĉ from where it departs from c; ĉ without a graph unless its gradient is
+    wanted) and the weighted NLL."""
     labels = batch["labels"]
     mask = select_mask(batch[LINE_MASK], batch[TOKEN_MASK], cfg.mask) * labels.ne(IGNORE_INDEX)
-    if cfg.fixed_weight is None:
-        log_p_incorrect, has_incorrect = _incorrect_log_mean(model, batch, cfg)
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"), use_cache=False).logits
-    logp = token_logprobs(logits, labels)
-    if cfg.fixed_weight is not None:
+    dynamic = cfg.fixed_weight is None
+    share = dynamic and cfg.share_prefix and not _checkpointing(model)
+    output = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"), use_cache=share)
+    if dynamic:
+        log_p_incorrect, has_incorrect = _incorrect_log_mean(
+            model, batch, cfg, getattr(output, "past_key_values", None) if share else None)
+    logp = token_logprobs(output.logits, labels)
+    del output  # the cache (cropped to the shared prefix) is held by autograd where it is needed
+    if not dynamic:
         weight = torch.full((labels.size(0),), float(cfg.fixed_weight), dtype=logp.dtype, device=logp.device)
         p_c = p_i = None
     else:

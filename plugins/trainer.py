@@ -26,7 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.models import ModelSpec
-from plugins.artifact_saving import load_for_training, log_callback, resume_checkpoint, save_artifact
+from plugins.artifact_saving import (
+    load_for_training,
+    log_callback,
+    lora_config,
+    resume_checkpoint,
+    save_artifact,
+)
 from plugins.base import TrainingExample
 from plugins.training_data import response_text
 
@@ -267,17 +273,28 @@ def samples_per_step(config: TrainingConfig) -> int:
 def run_training(spec: ModelSpec, examples: list[TrainingExample], config: TrainingConfig, output_dir: Path, *,
                  plugin: str, encode: Callable[[Any, TrainingExample, Any], dict | None] | None = None,
                  loss_fn: LossFn | None = None, pad_values: dict[str, float] | None = None,
-                 manifest_extra: dict | None = None) -> Path:
+                 manifest_extra: dict | None = None, loaded: tuple | None = None) -> Path:
     """Train `spec` on `examples` with `loss_fn` (default: token-mean cross-entropy) and write the artifact.
 
     A plugin with its own loss passes `encode(tokenizer, example, config) -> row dict | None` (the default row
     plus its extra columns) and `loss_fn(model, inputs, num_items_in_batch) -> loss | (loss, metrics)`.
+    `loaded`: (tokenizer, model) from `load_for_training(spec, config, wrap_lora=False)` when the plugin loaded it
+    already (FGit uses it as the variant teacher first); LoRA is applied here.
     """
     import datasets
 
     output_dir = Path(output_dir)
     encode = encode or encode_sft
-    tokenizer, model = load_for_training(spec, config)
+    if loaded is None:
+        tokenizer, model = load_for_training(spec, config)
+    else:
+        tokenizer, model = loaded
+        if config.lora:
+            import transformers
+            from peft import get_peft_model
+
+            transformers.set_seed(config.seed)  # as load_for_training: LoRA's init follows the seed
+            model = get_peft_model(model, lora_config(config, model))
     rows = [row for example in examples if (row := encode(tokenizer, example, config)) is not None]
     if not rows:
         from harness.errors import BadInput

@@ -115,3 +115,18 @@ def test_dpo_starts_at_log2_and_moves_away_from_the_frozen_reference(tmp_path, q
     spec = resolve_model(str(tmp_path / "dpo"))
     ids = tokenizer("def gcd(a, b):", return_tensors="pt")["input_ids"]
     assert load_model(spec).generate(ids, max_new_tokens=3, do_sample=False).shape[1] == ids.shape[1] + 3
+
+
+def test_config_names_the_variant_source_and_pair_files_keep_their_variants(quixbugs):
+    from harness.config import from_dict
+    from harness.errors import BadInput
+    from plugins.fault_weighted import pair_examples
+
+    assert DPOVariantConfig().variant_source == "teacher"  # the paper: DPO on the teacher's pairs
+    config = from_dict(DPOVariantConfig, {"variant_source": "mutation", "variants": {"n_candidates": 2}, "beta": 0.2})
+    assert (config.variant_source, config.variants.n_candidates, config.beta) == ("mutation", 2, 0.2)
+    with pytest.raises(BadInput, match="did you mean 'mutation'"):
+        from_dict(DPOVariantConfig, {"variant_source": "mutations"})
+    pairs = quixbugs[0][:3]
+    kept, report = pair_examples(pairs, DPOVariantConfig(), resolve_model("smollm2"), "dpo")
+    assert kept == pairs and report == {"given": 3, "generated_for": 0, "examples": 3, "paired": 3, "unpaired": 0}

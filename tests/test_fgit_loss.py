@@ -420,7 +420,52 @@ def test_gradient_without_the_incorrect_graph_matches_finite_differences():
     cfg = FGitLossConfig(weight_formula="B", grad_through_incorrect=False)
     grads = _autograd(model, fgit_loss(model, batch, cfg).loss)
     wrapped = _FrozenIncorrect(model, frozen, batch[INCORRECT_IDS])
-    full_cfg = FGitLossConfig(weight_formula="B")
+    full_cfg = FGitLossConfig(weight_formula="B", share_prefix=False)  # the wrapper needs the whole ĉ pass
     for (param, index), grad in zip(_probe_entries(model), grads, strict=True):
         numeric = _finite_difference(lambda: fgit_loss(wrapped, batch, full_cfg).loss, param, index)
         assert grad == pytest.approx(numeric, rel=1e-6, abs=1e-9)
+
+
+# ---- the shared prefix: the ĉ pass reuses the c pass's keys/values where c and ĉ agree ----------------------
+
+
+class _CountingModel(torch.nn.Module):
+    """Records how many positions every forward pass runs."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.lengths = model, []
+
+    def forward(self, input_ids, **kwargs):
+        self.lengths.append(input_ids.size(1))
+        return self.model(input_ids=input_ids, **kwargs)
+
+
+@pytest.mark.parametrize("options", [{}, {"weight_formula": "B", "grad_through_incorrect": False},
+                                     {"mask": "token", "mean": "plain"}])
+def test_sharing_the_prefix_gives_the_same_loss_and_gradients(options):
+    for batch in (synthetic_batch(), synthetic_batch(seed=5)):
+        model = _CountingModel(tiny_llama())
+        shared = fgit_loss(model, batch, FGitLossConfig(**options))
+        grads_shared = _autograd(model.model, shared.loss)
+        recomputed = fgit_loss(model, batch, FGitLossConfig(share_prefix=False, **options))
+        grads_full = _autograd(model.model, recomputed.loss)
+        assert shared.loss.item() == pytest.approx(recomputed.loss.item(), rel=1e-12)
+        assert torch.allclose(shared.weights, recomputed.weights, rtol=1e-12)
+        assert grads_shared == pytest.approx(grads_full, rel=1e-9, abs=1e-12)
+        # c runs whole (12). ĉ's masked tokens (row 0): hybrid 6..9, token-only 7; rows agree up to position 6.
+        # With the cache ĉ runs from the position predicting its first masked token to its last masked token
+        # (5..9, or 6..7), without it from 0.
+        first, last = (7, 7) if options.get("mask") == "token" else (6, 9)
+        assert model.lengths == [12, last - first + 2, 12, last + 1]
+
+
+def test_sharing_the_prefix_on_real_pairs(quixbugs_batch, quixbugs_models):
+    batch, _ = quixbugs_batch
+    model = _CountingModel(quixbugs_models[1])
+    with torch.no_grad():
+        shared = fgit_loss(model, batch, FGitLossConfig())
+        recomputed = fgit_loss(model, batch, FGitLossConfig(share_prefix=False))
+    assert torch.allclose(shared.loss, recomputed.loss, rtol=1e-5)
+    assert torch.allclose(shared.p_incorrect, recomputed.p_incorrect, rtol=1e-4)
+    assert model.lengths[1] < model.lengths[3]  # the shared pass ran fewer positions

@@ -62,7 +62,9 @@ def test_unknown_variant_and_config_typos_are_one_line_errors(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
-def test_dpo_without_incorrect_variants_is_bad_input(tmp_path, capsys):
+def test_dpo_with_no_usable_variant_is_bad_input(tmp_path, capsys):
+    """No pair file: DPO asks the teacher (here the tiny random model, whose text never parses) for variants,
+    gets none it can use, and stops with one line instead of training on nothing."""
     data = tmp_path / "plain.jsonl"
     data.write_text(json.dumps({"instruction": "Write id.", "output": "```python\ndef ident(x):\n    return x\n```"}))
     rc = main(["train", "--variant", "dpo", "--model", str(tiny_model_dir()), "--data", str(data), "--benchmarks",

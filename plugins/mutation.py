@@ -1,0 +1,25 @@
+"""Mutation-based baseline (FGit paper): incorrect variants are universalmutator mutants of the correct code
+instead of a teacher's; selection, masks, loss and training are FGit's (plugins.fault_weighted). `[mutation]` in
+the TOML config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from plugins.base import register
+from plugins.fault_weighted import FaultWeightedConfig, FaultWeightedPlugin
+
+
+@dataclass
+class MutationVariantConfig(FaultWeightedConfig):
+    """Variants from plugins.variant_mutation; a pair file's own buggy programs are replaced by mutants too (the
+    baseline is defined by its variant source)."""
+
+    variant_source: str = "mutation"
+    keep_given_variants: bool = False
+
+
+@register("mutation")
+class MutationPlugin(FaultWeightedPlugin):
+    name = "mutation"
+    config_class = MutationVariantConfig
