@@ -18,6 +18,7 @@ from harness.hashing import file_digest, tree_digest
 
 EMBEDDED_MODEL = "smollm2"
 _EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_DEQUANTIZED_MARKER = "fgit-bench-dequantized.txt"
 ARTIFACT_MANIFEST = "artifact.json"
 
 
@@ -107,10 +108,53 @@ def _spec_hash(spec: ModelSpec) -> str:
     return _HASHES[key]
 
 
+def dequantized_dir(spec: ModelSpec) -> Path | None:
+    """Where the dequantized copy of a GGUF model lives (None: not a GGUF, or not made yet).
+
+    transformers parses and dequantizes a GGUF file on every load (~20 s for the embedded model on CPU, tokenizer
+    included); the result is an ordinary float32 model, so the first load saves it as a model directory keyed by
+    the GGUF's content hash and later loads read that (~0.2 s). Same tensors, same tokenizer (tests/test_models.py).
+    """
+    if not spec.gguf_file:
+        return None
+    from harness.data import cache_root
+
+    directory = cache_root() / "dequantized" / spec.content_hash()[:32]
+    return directory if (directory / _DEQUANTIZED_MARKER).is_file() else None
+
+
+def _save_dequantized(spec: ModelSpec, model) -> None:
+    """Best effort: a failure here only means the next load parses the GGUF again."""
+    import os
+    import shutil
+    import tempfile
+
+    from harness.data import cache_root
+
+    final = cache_root() / "dequantized" / spec.content_hash()[:32]
+    if final.exists():
+        return
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=final.parent))
+    try:
+        model.hf_quantizer = None  # the weights are plain tensors after dequantization; drop the GGUF marker
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        model.save_pretrained(staging)
+        load_tokenizer(spec).save_pretrained(staging)
+        (staging / _DEQUANTIZED_MARKER).write_text(spec.content_hash())
+        os.rename(staging, final)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def load_tokenizer(spec: ModelSpec):
     from transformers import AutoTokenizer
 
+    cached = dequantized_dir(spec)
     try:
+        if cached is not None:
+            return AutoTokenizer.from_pretrained(cached)
         return AutoTokenizer.from_pretrained(spec.path, gguf_file=spec.gguf_file)
     except (OSError, ValueError, struct.error, EOFError) as exc:  # struct/EOF: a truncated GGUF
         raise BadInput(f"cannot load tokenizer of {spec.name}: {str(exc).splitlines()[0]}") from None
@@ -122,8 +166,14 @@ def load_model(spec: ModelSpec, dtype=None, device: str | None = None):
     from transformers import AutoModelForCausalLM
 
     dtype = dtype or torch.float32
+    cached = dequantized_dir(spec)
     try:
-        model = AutoModelForCausalLM.from_pretrained(spec.path, gguf_file=spec.gguf_file, dtype=dtype)
+        if cached is not None:
+            model = AutoModelForCausalLM.from_pretrained(cached, dtype=dtype)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(spec.path, gguf_file=spec.gguf_file, dtype=dtype)
+            if spec.gguf_file and dtype == torch.float32:
+                _save_dequantized(spec, model)
     except (OSError, ValueError, RuntimeError, KeyError, struct.error, EOFError) as exc:  # struct/EOF: truncated GGUF
         raise BadInput(f"cannot load model {spec.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     if spec.adapter:
