@@ -8,6 +8,7 @@ inputs recomputes nothing, and identical solutions of different variants are exe
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 from harness import provenance
 from harness.atomic import write_json, write_jsonl
 from harness.benchmarks import get_benchmark
-from harness.benchmarks.base import Benchmark, Dataset, Verdict
+from harness.benchmarks.base import Benchmark, CheckJob, Dataset, Verdict
 from harness.data import cache_root, data_dir
 from harness.errors import BadInput
 from harness.hashing import file_digest, json_digest
@@ -113,6 +114,8 @@ def evaluate(cfg: EvaluateConfig, sandbox: Sandbox | None = None, quiet: bool = 
     sandbox = sandbox or make_sandbox(cfg.sandbox, jobs=cfg.jobs, environment=benchmark.environment,
                                       limits=benchmark.sandbox_limits(), announce=not quiet)
     try:
+        if own_sandbox:
+            sandbox.warm_up()  # workers start while the cache keys, ground truth and payloads are prepared
         summary = _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet)
     finally:
         if own_sandbox:
@@ -130,7 +133,9 @@ def _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet
     solutions = {t: benchmark.postprocess(samples[t], dataset.problems[t]) for t in task_ids}
     keys = {t: json_digest({**context, "task_id": t, "solution": solutions[t]}) for t in task_ids}
 
-    excluded = benchmark.gate(dataset, task_ids, sandbox, cache_root())  # before scoring
+    # The ground-truth gate (before scoring): its jobs share the pool with the checks where the benchmark allows.
+    plan = benchmark.gate_plan(dataset, task_ids, sandbox, cache_root())
+    excluded = benchmark.gate(dataset, task_ids, sandbox, cache_root()) if plan is None else None
     verdicts: dict[str, Verdict] = {}
     if not cfg.overwrite:
         for task_id in task_ids:
@@ -140,22 +145,55 @@ def _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet
     todo = [t for t in task_ids if t not in verdicts]
     if todo:
         oracle = benchmark.prepare(dataset, todo, sandbox, cache_root())
-        jobs = [benchmark.check_job(dataset, oracle, t, solutions[t]) for t in todo]
-        functions = {job.function for job in jobs}
-        assert len(functions) == 1, "one benchmark uses one check function"
+        jobs = {t: benchmark.check_job(dataset, oracle, t, solutions[t]) for t in todo}
         progress = _Progress(len(todo), quiet)
-        for index, result in sandbox.run(functions.pop(), [j.payload for j in jobs], [j.timeout for j in jobs]):
-            task_id = todo[index]
+        for task_id, result in _run_checks(sandbox, jobs, plan.jobs if plan is not None else {}, plan):
             verdict = benchmark.verdict(dataset, task_id, result)
             cache.put(keys[task_id], verdict)
             verdicts[task_id] = verdict
             progress.step()
         progress.close()
+    elif plan is not None and plan.jobs:
+        for _ in _run_checks(sandbox, {}, plan.jobs, plan):
+            pass
+    if plan is not None:
+        excluded = plan.finish()
 
     if cfg.overwrite and output.exists():
         shutil.rmtree(output)
     return _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandbox_info, output,
                           executed=len(todo), quiet=quiet, excluded=excluded)
+
+
+def _run_checks(sandbox: Sandbox, checks: dict[str, CheckJob], gate_jobs: dict[str, CheckJob], plan):
+    """Yield (task_id, result) of every check. Gate jobs (canonical solutions) go first and their results to
+    `plan.record`; a task's check waits for its own gate job (never beside it: some tasks bind fixed ports), then
+    joins the queue. Checks start longest first, by the benchmark's cost estimate or the gate's time."""
+    from sandboxes.pool import JobFeed
+
+    feed = JobFeed()
+    for task_id, job in gate_jobs.items():
+        feed.put(("gate", task_id), job.function, job.payload, job.timeout, priority=math.inf)
+    waiting = {}
+    for task_id, job in checks.items():
+        if task_id in gate_jobs:
+            waiting[task_id] = job
+        else:
+            feed.put(("check", task_id), job.function, job.payload, job.timeout, priority=job.cost)
+    gates_left = len(gate_jobs)
+    if not gates_left:
+        feed.close()
+    for (kind, task_id), result in sandbox.run_feed(feed):
+        if kind == "check":
+            yield task_id, result
+            continue
+        plan.record(task_id, result)
+        gates_left -= 1
+        job = waiting.pop(task_id, None)
+        if job is not None:
+            feed.put(("check", task_id), job.function, job.payload, job.timeout, priority=result.seconds)
+        if not gates_left:
+            feed.close()
 
 
 def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandbox_info, output, executed, quiet,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 PACKAGES = ("fgit-bench", "evalplus", "bigcodebench", "torch", "transformers", "peft", "trl", "accelerate",
             "gguf", "numpy", "pandas", "docker")
@@ -26,5 +26,5 @@ def environment() -> dict:
         "versions": package_versions(),
         "platform": platform.platform(),
         "machine": platform.machine(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }

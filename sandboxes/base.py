@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import platform
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterable, Iterator
+from typing import Any, ClassVar
 
 from harness.registry import Registry
 
@@ -46,6 +47,10 @@ class JobResult:
 
 class WorkerHandle(ABC):
     """One running worker: a process speaking the length-prefixed pickle protocol on its stdin/stdout."""
+
+    # (directory on the host, the same directory as the worker sees it, read-only): large job frames are passed
+    # as files there (sandboxes.pool). None: every frame goes over stdin.
+    xfer: tuple[str, str] | None = None
 
     @abstractmethod
     def send(self, frame: bytes) -> None: ...
@@ -98,13 +103,27 @@ class Sandbox(ABC):
         return "|".join([platform.node(), platform.machine(), _cpu_model(), info.get("backend", ""),
                          str(info.get("image_id") or info.get("python") or "")])
 
-    def run(self, function: str, payloads: Iterable[Any], timeouts: Iterable[float]) -> Iterator[tuple[int, JobResult]]:
-        """Run `function(payload)` for each payload on the worker pool; yields (index, result) as they finish."""
+    def run(self, function: str, payloads: Iterable[Any], timeouts: Iterable[float],
+            costs: Iterable[float] | None = None) -> Iterator[tuple[int, JobResult]]:
+        """Run `function(payload)` for each payload on the worker pool; yields (index, result) as they finish.
+        `costs` (estimated run times, any unit): the longest jobs are started first."""
+        yield from self._get_pool().run(function, list(payloads), list(timeouts),
+                                        None if costs is None else list(costs))
+
+    def run_feed(self, feed) -> Iterator[tuple[Any, JobResult]]:
+        """Run the jobs of a `sandboxes.pool.JobFeed` (jobs may be added while it runs); yields (key, result)."""
+        yield from self._get_pool().run_feed(feed)
+
+    def warm_up(self) -> None:
+        """Start the workers in the background now, so that their start-up overlaps the caller's preparations."""
+        self._get_pool().warm_up()
+
+    def _get_pool(self):
         from sandboxes.pool import WorkerPool
 
         if self._pool is None:
             self._pool = WorkerPool(self.spawn_worker, self.jobs)
-        yield from self._pool.run(function, list(payloads), list(timeouts))
+        return self._pool
 
     def close(self) -> None:
         if self._pool is not None:

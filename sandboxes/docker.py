@@ -32,10 +32,12 @@ from sandboxes.cgroups import oom_counter_file, read_oom_kills
 from sandboxes.environments import get_environment
 from sandboxes.process import SOURCE_ROOT, worker_env
 from sandboxes.protocol import HEADER, MAX_FRAME
+from sandboxes.xfer import make_xfer_dir, remove_xfer_dir
 
 LABEL = "fgit-bench"
 SESSION = uuid.uuid4().hex
 MOUNT_ROOT = "/opt/fgit"  # SOURCE_ROOT/sandboxes is mounted at MOUNT_ROOT/sandboxes
+XFER_DIR = "/opt/fgit-xfer"  # the worker's transfer directory (sandboxes.xfer), read-only
 WORK_DIR = "/workspace"
 STREAM_HEADER = 8  # docker's multiplexed stream: [stream, 0, 0, 0, size (uint32 big-endian)]
 LOG_TAIL = 16 << 10
@@ -122,8 +124,10 @@ atexit.register(remove_live_containers)
 class DockerWorker(WorkerHandle):
     """One container running `python -m sandboxes.worker`; frames travel in docker's stdout stream."""
 
-    def __init__(self, client, create: dict[str, Any]):
+    def __init__(self, client, create: dict[str, Any], xfer_dir: str | None = None):
         self.client = client
+        self._xfer_dir = xfer_dir
+        self.xfer = (xfer_dir, XFER_DIR) if xfer_dir else None
         config = client.api.create_container_config(**create)
         config["StdinOnce"] = True  # stdin closes when our attach does (harness died): the worker then exits
         self.id = client.api.create_container_from_config(config)["Id"]
@@ -214,6 +218,8 @@ class DockerWorker(WorkerHandle):
                 break
         with _live_lock:
             _live.pop(self.id, None)
+        if self._xfer_dir:
+            remove_xfer_dir(self._xfer_dir)
 
     def _state(self) -> dict:
         try:
@@ -283,7 +289,7 @@ class DockerSandbox(Sandbox):
                            f"run `fgit-bench sandbox build --environment {environment}`")
         return True, f"daemon {version}, image {tag} ({image.id[:19]})"
 
-    def _create_args(self) -> dict[str, Any]:
+    def _create_args(self, xfer_dir: str | None = None) -> dict[str, Any]:
         from docker.types import LogConfig, Ulimit
 
         limits, mb = self.limits, 1 << 20
@@ -297,7 +303,8 @@ class DockerSandbox(Sandbox):
             mem_limit=memory, memswap_limit=memory, nano_cpus=int(limits.cpus * 1e9),
             pids_limit=limits.processes, read_only=True, tmpfs={WORK_DIR: workspace, "/tmp": f"{tmpfs},mode=1777"}, shm_size=64 * mb,
             cap_drop=["ALL"], security_opt=["no-new-privileges"], init=False,
-            binds={str(Path(SOURCE_ROOT) / "sandboxes"): {"bind": f"{MOUNT_ROOT}/sandboxes", "mode": "ro"}},
+            binds={str(Path(SOURCE_ROOT) / "sandboxes"): {"bind": f"{MOUNT_ROOT}/sandboxes", "mode": "ro"},
+                   **({xfer_dir: {"bind": XFER_DIR, "mode": "ro"}} if xfer_dir else {})},
             ulimits=[Ulimit(name="fsize", soft=fsize, hard=fsize), Ulimit(name="core", soft=0, hard=0),
                      Ulimit(name="nofile", soft=1024, hard=1024)],
             log_config=LogConfig(type="none"),  # the worker's stderr reaches us over attach; nothing on disk
@@ -312,7 +319,12 @@ class DockerSandbox(Sandbox):
                     stdin_open=True, tty=False, network_disabled=True, host_config=host_config)
 
     def spawn_worker(self) -> WorkerHandle:
-        return DockerWorker(self.client, self._create_args())
+        xfer_dir = make_xfer_dir()
+        try:
+            return DockerWorker(self.client, self._create_args(xfer_dir), xfer_dir)
+        except BaseException:
+            remove_xfer_dir(xfer_dir)
+            raise
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "image": self.tag, "image_id": self.image.id, "python": self.python,

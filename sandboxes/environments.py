@@ -46,7 +46,7 @@ class Environment(ABC):
     def host_ready(self) -> tuple[bool, str]:
         return True, "ready"
 
-    def build_host(self) -> None:
+    def build_host(self) -> None:  # noqa: B027  (optional hook: most environments need no build)
         """Create the host interpreter/venv if it needs building (idempotent)."""
 
     @abstractmethod

@@ -136,7 +136,7 @@ def _identity(fd: int) -> tuple[int, int]:
 
 def main() -> None:
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from sandboxes.protocol import encode, read_frame
+    from sandboxes.protocol import encode, read_frame, resolve_job
 
     proto_in, proto_out = _private_channels()
     _close_in_children((proto_in, proto_out))
@@ -151,11 +151,13 @@ def main() -> None:
     writer.write(encode(("ready", os.getpid())))
     while True:
         try:
-            function, payload = read_frame(reader.read)
+            frame = read_frame(reader.read)
         except EOFError:
             return
         start = time.perf_counter()
         try:
+            function, payload = resolve_job(frame)
+            del frame
             result = ("ok", getattr(jobs, function)(payload))
         except BaseException as exc:  # the job failed, not the worker: report and go on
             result = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")

@@ -60,7 +60,10 @@ def test_container_settings(sandbox, client):
     assert host["Memory"] == memory and host["MemorySwap"] == memory
     assert host["PidsLimit"] == 64 and host["NanoCpus"] == 1_000_000_000
     assert set(host["Tmpfs"]) == {"/workspace", "/tmp"} and "size=32m" in host["Tmpfs"]["/tmp"]
-    assert host["Binds"] == [f"{SOURCE_ROOT / 'sandboxes'}:/opt/fgit/sandboxes:ro"]
+    # the checkout's `sandboxes` package and this worker's own transfer directory (large job frames), read-only
+    xfer = [b for b in host["Binds"] if b.endswith(":/opt/fgit-xfer:ro")]
+    assert len(xfer) == 1 and xfer[0].startswith("/dev/shm/fgit-bench-xfer/")
+    assert sorted(host["Binds"]) == sorted([f"{SOURCE_ROOT / 'sandboxes'}:/opt/fgit/sandboxes:ro", xfer[0]])
     assert config["User"] == "65534:65534"
     labels = config["Labels"]
     assert labels["fgit-bench"] == "1" and labels["fgit-bench.pid"] == str(os.getpid())
@@ -104,6 +107,29 @@ def test_evaluate_in_docker_records_the_image(tmp_path, humaneval_problems, sand
     assert results["eval"]["HumanEval/53"][0]["base_status"] == "fail"
     prov = results["provenance"]["sandbox"]
     assert prov["backend"] == "docker" and prov["image_id"] == sandbox.image.id
+
+
+def test_large_job_travels_as_a_file_and_is_removed(sandbox):
+    """A frame over the pool's threshold goes through the worker's read-only transfer directory, intact; the
+    file is gone once the job is done, and the directory is not writable from inside."""
+    from sandboxes.pool import XFER_MIN_BYTES
+
+    blob = os.urandom(XFER_MIN_BYTES + 12345)
+    [(_, echoed)] = list(sandbox.run("ping", [blob], [60.0]))
+    assert echoed.error is None and echoed.value == blob
+    worker = next(w for w in sandbox._pool._workers if w is not None)
+    host_dir, inside = worker.xfer
+    assert os.listdir(host_dir) == []
+    view = probe_value(run_code(sandbox, f"""
+import os
+def probe():
+    try:
+        open({inside!r} + "/forged.pkl", "wb").close()
+        return "writable"
+    except OSError:
+        return sorted(os.listdir({inside!r}))
+"""))
+    assert view == []
 
 
 def test_timeout_kills_and_replaces_the_container(sandbox):

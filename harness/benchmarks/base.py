@@ -27,6 +27,21 @@ class CheckJob:
     function: str  # a function in sandboxes.jobs
     payload: Any
     timeout: float
+    cost: float = 0.0  # estimated run time (e.g. the ground truth's): the pool starts the longest jobs first
+
+
+class GatePlan(ABC):
+    """The ground-truth gate as jobs that share the pool with the samples' checks (no barrier between the two):
+    `jobs` are the canonical solutions still to run, `record` takes each one's result, `finish` (after the last)
+    returns what `Benchmark.gate` returns."""
+
+    jobs: dict[str, CheckJob]
+
+    @abstractmethod
+    def record(self, task_id: str, result: JobResult) -> None: ...
+
+    @abstractmethod
+    def finish(self) -> dict[str, str]: ...
 
 
 @dataclass
@@ -94,6 +109,10 @@ class Benchmark(ABC):
         """Ground-truth gate: task_id -> reason for tasks whose canonical solution fails here. Those tasks are
         reported separately and left out of pass@k (a broken environment is never a model failure)."""
         return {}
+
+    def gate_plan(self, dataset: Dataset, task_ids: list[str], sandbox: Sandbox, cache_dir: Path) -> GatePlan | None:
+        """The gate as a `GatePlan`, when its jobs may run beside the samples' checks (None: `gate` runs first)."""
+        return None
 
     def eval_results(self, dataset: Dataset, task_ids: list[str], solutions: dict[str, str],
                      verdicts: dict[str, Verdict], excluded: dict[str, str]) -> dict | None:

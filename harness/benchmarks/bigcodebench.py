@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.atomic import write_json
-from harness.benchmarks.base import BENCHMARKS, Benchmark, CheckJob, Dataset, Verdict
+from harness.benchmarks.base import BENCHMARKS, Benchmark, CheckJob, Dataset, GatePlan, Verdict
 from harness.data import find_release_file
 from harness.errors import InfraError
 from harness.hashing import json_digest
@@ -56,6 +56,10 @@ class BigCodeBench(Benchmark):
     release_files = {"full": ["BigCodeBench-v0.1.4.jsonl", "BigCodeBench-v0.1.4.jsonl.gz"],
                      "hard": ["BigCodeBench-Hard-v0.1.4.jsonl", "BigCodeBench-Hard-v0.1.4.jsonl.gz"]}
     calibrated = True
+
+    def __init__(self, **options: str):
+        super().__init__(**options)
+        self._gt_seconds: dict[str, float] = {}  # canonical solutions' check times (from the gate): job costs
 
     @property
     def subset(self) -> str:
@@ -125,7 +129,9 @@ class BigCodeBench(Benchmark):
 
     def check_job(self, dataset: Dataset, oracle: Any, task_id: str, solution: str) -> CheckJob:
         payload = self._payload(dataset.problems[task_id], solution)
-        return CheckJob("bigcodebench_check", payload, timeout=EFFECTIVE_TIMEOUT + JOB_SLACK)
+        # The canonical solution's time, where the gate measured it, orders the checks (longest first).
+        cost = self._gt_seconds.get(task_id, 0.0)
+        return CheckJob("bigcodebench_check", payload, timeout=EFFECTIVE_TIMEOUT + JOB_SLACK, cost=cost)
 
     def verdict(self, dataset: Dataset, task_id: str, result: JobResult) -> Verdict:
         if result.error:  # the worker itself timed out, ran out of memory or broke
@@ -140,26 +146,17 @@ class BigCodeBench(Benchmark):
         ground_truth = self.ground_truth(dataset, task_ids, sandbox, cache_dir)
         return {t: ground_truth[t]["reason"] for t in task_ids if ground_truth[t]["status"] != "pass"}
 
+    def gate_plan(self, dataset: Dataset, task_ids: list[str], sandbox: Sandbox, cache_dir: Path) -> GatePlan:
+        return _GroundTruthRun(self, dataset, task_ids, sandbox, cache_dir)
+
     def ground_truth(self, dataset: Dataset, task_ids: list[str], sandbox: Sandbox, cache_dir: Path) -> dict:
         """task_id -> {"status", "reason", "seconds"} of the canonical solution, cached per dataset and sandbox."""
-        key = json_digest({"dataset": dataset.hash, "sandbox": sandbox.machine_key(), "limits": self.limits_key(),
-                           "sandbox_limits": sandbox.describe().get("limits"), "format": GT_FORMAT})[:16]
-        cache_file = cache_dir / "groundtruth" / f"{dataset.name}-{dataset.hash}-{key}.json"
-        try:
-            cached = json.loads(cache_file.read_text())
-        except (OSError, json.JSONDecodeError):
-            cached = {}  # missing or damaged: recomputed, never trusted
-        missing = [t for t in task_ids if t not in cached]
-        if missing:
-            payloads = [self._payload(dataset.problems[t], dataset.problems[t]["complete_prompt"] + "\n"
-                                      + dataset.problems[t]["canonical_solution"]) for t in missing]
-            timeouts = [EFFECTIVE_TIMEOUT + JOB_SLACK] * len(missing)
-            for done, (index, result) in enumerate(sandbox.run("bigcodebench_check", payloads, timeouts), 1):
-                cached[missing[index]] = _gt_entry(result)
-                if done % GT_SAVE_EVERY == 0:
-                    write_json(cache_file, cached, indent=None)
-            write_json(cache_file, cached, indent=None)
-        return {t: {**cached[t], "reason": _reason(cached[t])} for t in task_ids}
+        run = _GroundTruthRun(self, dataset, task_ids, sandbox, cache_dir)
+        missing = list(run.jobs)
+        jobs = [run.jobs[t] for t in missing]
+        for index, result in sandbox.run("bigcodebench_check", [j.payload for j in jobs], [j.timeout for j in jobs]):
+            run.record(missing[index], result)
+        return run.ground_truth()
 
     # --- output -----------------------------------------------------------------------------------------------
     def eval_results(self, dataset: Dataset, task_ids: list[str], solutions: dict[str, str],
@@ -187,6 +184,50 @@ class BigCodeBench(Benchmark):
             },
             "excluded": {t: excluded[t] for t in task_ids if t in excluded},
         }
+
+
+class _GroundTruthRun(GatePlan):
+    """The canonical solutions of `task_ids` that the cache lacks, as check jobs; results are cached as they come
+    (every GT_SAVE_EVERY, and at the end), so that an interrupted gate resumes."""
+
+    def __init__(self, benchmark: BigCodeBench, dataset: Dataset, task_ids: list[str], sandbox: Sandbox,
+                 cache_dir: Path):
+        key = json_digest({"dataset": dataset.hash, "sandbox": sandbox.machine_key(),
+                           "limits": benchmark.limits_key(), "sandbox_limits": sandbox.describe().get("limits"),
+                           "format": GT_FORMAT})[:16]
+        self.cache_file = cache_dir / "groundtruth" / f"{dataset.name}-{dataset.hash}-{key}.json"
+        try:
+            self.cached = json.loads(self.cache_file.read_text())
+        except (OSError, json.JSONDecodeError):
+            self.cached = {}  # missing or damaged: recomputed, never trusted
+        self.benchmark, self.task_ids = benchmark, task_ids
+        self.jobs = {t: CheckJob("bigcodebench_check",
+                                 benchmark._payload(dataset.problems[t], dataset.problems[t]["complete_prompt"]
+                                                    + "\n" + dataset.problems[t]["canonical_solution"]),
+                                 timeout=EFFECTIVE_TIMEOUT + JOB_SLACK)
+                     for t in task_ids if t not in self.cached}
+        self._unsaved = 0
+        benchmark._gt_seconds.update({t: entry["seconds"] for t, entry in self.cached.items()})
+
+    def record(self, task_id: str, result: JobResult) -> None:
+        self.cached[task_id] = _gt_entry(result)
+        self.benchmark._gt_seconds[task_id] = self.cached[task_id]["seconds"]
+        self._unsaved += 1
+        if self._unsaved >= GT_SAVE_EVERY:
+            self._save()
+
+    def _save(self) -> None:
+        write_json(self.cache_file, self.cached, indent=None)
+        self._unsaved = 0
+
+    def ground_truth(self) -> dict:
+        if self.jobs:
+            self._save()
+        return {t: {**self.cached[t], "reason": _reason(self.cached[t])} for t in self.task_ids}
+
+    def finish(self) -> dict[str, str]:
+        ground_truth = self.ground_truth()
+        return {t: ground_truth[t]["reason"] for t in self.task_ids if ground_truth[t]["status"] != "pass"}
 
 
 def _gt_entry(result: JobResult) -> dict:

@@ -15,9 +15,9 @@ from typing import Any
 
 from harness.atomic import write_bytes
 from harness.benchmarks.base import BENCHMARKS, Benchmark, CheckJob, Dataset, Verdict
+from harness.data import find_release_file
 from harness.errors import InfraError
 from harness.hashing import text_digest
-from harness.data import find_release_file
 from sandboxes.base import JobResult, Sandbox
 
 MIN_TIME_LIMIT = 1.0  # evalplus 0.3.1 DEFAULT_MIN_TIME_LIMIT
@@ -88,7 +88,8 @@ class EvalPlusBenchmark(Benchmark):
             "expected": expected, "min_time_limit": self.min_time_limit,
             "gt_time_limit_factor": self.gt_time_limit_factor,
         }
-        return CheckJob("evalplus_check", payload, timeout=stages + 5)
+        cost = sum(expected["base_time"]) + sum(expected["plus_time"])
+        return CheckJob("evalplus_check", payload, timeout=stages + 5, cost=cost)
 
     def verdict(self, dataset: Dataset, task_id: str, result: JobResult) -> Verdict:
         if result.error:  # the worker itself timed out, ran out of memory or broke: no test passed
