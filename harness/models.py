@@ -136,9 +136,13 @@ def _save_dequantized(spec: ModelSpec, model) -> None:
         return
     final.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=final.parent))
+    # The weights are plain tensors after dequantization, but the GGUF marker blocks save_pretrained: drop it for
+    # the save only, and put it back, since the caller keeps using this model the way transformers loaded it.
+    quantizer = getattr(model, "hf_quantizer", None)
+    marker = getattr(model.config, "quantization_config", None)
     try:
-        model.hf_quantizer = None  # the weights are plain tensors after dequantization; drop the GGUF marker
-        if hasattr(model.config, "quantization_config"):
+        model.hf_quantizer = None
+        if marker is not None:
             del model.config.quantization_config
         model.save_pretrained(staging)
         load_tokenizer(spec).save_pretrained(staging)
@@ -146,6 +150,10 @@ def _save_dequantized(spec: ModelSpec, model) -> None:
         os.rename(staging, final)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        model.hf_quantizer = quantizer
+        if marker is not None:
+            model.config.quantization_config = marker
 
 
 def load_tokenizer(spec: ModelSpec):

@@ -38,6 +38,8 @@ def test_dequantized_copy_of_a_gguf_is_the_same_model(tmp_path, monkeypatch):
     from_gguf_tokenizer = load_tokenizer(spec)
     from_gguf = load_model(spec)
     copy = dequantized_dir(spec)
+    # the model that made the copy is left as transformers loaded it (the Trainer checks its quantizer)
+    assert getattr(from_gguf, "hf_quantizer", None) is not None
     assert copy is not None and copy.is_relative_to(tmp_path)
     again_tokenizer, again = load_tokenizer(spec), load_model(spec)
     assert getattr(again, "hf_quantizer", None) is None  # really read from the copy, not from the GGUF
