@@ -59,15 +59,20 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     return value
 
 
-def load_toml(cls: type[T], path: str | Path, table: str | None = None) -> T:
-    """Load `cls` from a TOML file (optionally from one of its tables)."""
+def read_toml(path: str | Path) -> dict:
+    """A TOML file as a dict; a missing or malformed file is bad input (one line)."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BadInput(f"config file not found: {path}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path}: not valid TOML: {exc}") from None
+
+
+def load_toml(cls: type[T], path: str | Path, table: str | None = None) -> T:
+    """Load `cls` from a TOML file (optionally from one of its tables)."""
+    data = read_toml(path)
     if table is not None:
         data = data.get(table, {})
     return from_dict(cls, data, where=str(path))

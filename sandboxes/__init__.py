@@ -58,6 +58,7 @@ def check_backend(name: str, environment: str = "evalplus") -> tuple[bool, str]:
     its interpreter)."""
     from sandboxes.base import SANDBOXES
 
+    _import_backends()
     backend = SANDBOXES.get(name)
     if "environment" in inspect.signature(backend.check).parameters:
         return backend.check(environment=environment)

@@ -17,6 +17,9 @@ from harness.data import data_dir
 from sandboxes import make_sandbox
 from sandboxes.base import JobResult, Limits, Sandbox
 
+# The limits the docker and bwrap unit tests run under (small, so that their limit tests trip quickly).
+UNIT_LIMITS = Limits(memory_mb=512, processes=64, file_size_mb=8, tmpfs_mb=32, cpus=1.0)
+
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")

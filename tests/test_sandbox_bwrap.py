@@ -17,17 +17,19 @@ from sandboxes.base import Limits
 from sandboxes.cgroups import CgroupFactory
 from sandboxes.process import SOURCE_ROOT
 from tests.sandbox_fixtures import (
+    UNIT_LIMITS,
     humaneval_problems,  # noqa: F401  (fixture)
     open_sandbox,
     probe_value,
     require_backend,
     run_code,
     sandbox_processes,
+    unavailable,
     wait_for_no_processes,
 )
 
 pytestmark = pytest.mark.bwrap
-LIMITS = Limits(memory_mb=512, processes=64, file_size_mb=8, tmpfs_mb=32, cpus=1.0)
+LIMITS = UNIT_LIMITS
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +147,7 @@ def probe():
 
 def test_process_limit(sandbox):
     if sandbox.cgroups is None:
-        pytest.skip("no writable cgroup here: bwrap cannot bound the number of processes of root")
+        unavailable("no writable cgroup here: bwrap cannot bound the number of processes of root")
     forked = probe_value(run_code(sandbox, '''
 import os, time
 def probe():
@@ -167,7 +169,7 @@ def test_out_of_memory_is_reported_as_oom():
     box = open_sandbox("bwrap", jobs=1, limits=Limits(memory_mb=300, processes=32, tmpfs_mb=16))  # group: 588 MB
     if box.cgroups is None:
         box.close()
-        pytest.skip("no writable cgroup here: memory is bounded per process (RLIMIT_AS) only")
+        unavailable("no writable cgroup here: memory is bounded per process (RLIMIT_AS) only")
     try:
         code = '''
 import os

@@ -19,6 +19,7 @@ from sandboxes.environments import ImageRecipe, get_environment
 from sandboxes.process import SOURCE_ROOT
 from tests.conftest import run_cli
 from tests.sandbox_fixtures import (
+    UNIT_LIMITS,
     humaneval_problems,  # noqa: F401  (fixture)
     open_sandbox,
     probe_value,
@@ -29,7 +30,7 @@ from tests.sandbox_fixtures import (
 )
 
 pytestmark = pytest.mark.docker
-LIMITS = Limits(memory_mb=512, processes=64, file_size_mb=8, tmpfs_mb=32, cpus=1.0)
+LIMITS = UNIT_LIMITS
 
 
 @pytest.fixture(scope="module")

@@ -40,7 +40,8 @@ def _prompt_of(benchmark: str, problem: dict, split: str) -> str:
     return problem["prompt"].strip() + "\n"  # evalplus.codegen
 
 
-def _select(task_ids: list[str], tasks: list[str] | None, benchmark: str) -> list[str]:
+def select_task_ids(task_ids: list[str], tasks: list[str] | None, benchmark: str) -> list[str]:
+    """`tasks` as full ids ("0" means HumanEval/0), deduplicated; an unknown one is bad input."""
     if not tasks:
         return task_ids
     prefix = task_ids[0].split("/")[0] + "/"
@@ -72,7 +73,7 @@ def task_prompts(
     if limit is not None and limit < 1:
         raise BadInput(f"--limit must be at least 1, got {limit}")
     problems, dataset = _load_problems(benchmark, subset)
-    chosen = _select(list(problems), tasks, benchmark)[:limit]
+    chosen = select_task_ids(list(problems), tasks, benchmark)[:limit]
     family = "bigcodebench" if benchmark == "bigcodebench" else benchmark
     out = []
     for task_id in chosen:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from harness.config import from_dict
+from harness.config import from_dict, read_toml
 from harness.errors import BadInput
 
 DEFAULT_VARIANTS = ["base", "sft", "dpo", "mutation", "fgit"]
@@ -89,14 +88,7 @@ def load_run_config(profile: str | None, config_file: str | None, overrides: dic
     """Profile table, then the user's file on top, then command-line overrides."""
     data: dict = profile_table(profile) if profile else {}
     if config_file:
-        path = Path(config_file)
-        try:
-            user = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise BadInput(f"config file not found: {path}") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise BadInput(f"{path}: not valid TOML: {exc}") from None
-        data = merge_tables(data, user)
+        data = merge_tables(data, read_toml(config_file))
     data = merge_tables(data, overrides or {})
     if "benchmarks" in data:
         data["benchmarks"] = [b if isinstance(b, dict) else {"name": b} for b in data["benchmarks"]]

@@ -62,6 +62,7 @@ class BenchmarkPlan:
     task_ids: list[str]
     dataset: dict  # name, version, hash
     environment: str
+    limits: object  # sandboxes.base.Limits of this benchmark
 
     @property
     def label(self) -> str:
@@ -80,24 +81,10 @@ def _stderr(message: str) -> None:
     print(f"fgit-bench run: {message}", file=sys.stderr, flush=True)
 
 
-def _normalise_tasks(requested: list[str], known: list[str], label: str) -> list[str]:
-    prefix = known[0].split("/")[0] + "/"
-    chosen = []
-    for ref in requested:
-        task_id = ref if "/" in ref else prefix + ref  # "0" means HumanEval/0, as in `generate --tasks`
-        if task_id not in set(known):
-            raise BadInput(f"benchmark {label}: unknown task {ref!r} (ids look like {known[0]!r})")
-        if task_id not in chosen:
-            chosen.append(task_id)
-    order = {t: i for i, t in enumerate(known)}
-    return sorted(chosen, key=order.__getitem__)
-
-
 def _environment_ready(sandbox: str, environment: str) -> tuple[bool, str]:
-    from sandboxes import AUTO_ORDER, _import_backends, check_backend
+    from sandboxes import AUTO_ORDER, check_backend
     from sandboxes.environments import get_environment
 
-    _import_backends()  # registers docker/bwrap/process (make_sandbox does this itself)
     names = AUTO_ORDER if sandbox == "auto" else (sandbox,)
     reasons = []
     for name in names:
@@ -131,13 +118,17 @@ def plan_benchmarks(config: RunConfig, log: Log) -> tuple[list[BenchmarkPlan], d
         dataset = benchmark.load(data_dir(config.data_dir))
         task_ids = list(dataset.problems)
         if spec.tasks:
-            task_ids = _normalise_tasks(spec.tasks, task_ids, spec.label)
+            from harness.generation.tasks import select_task_ids
+
+            chosen = set(select_task_ids(task_ids, spec.tasks, spec.label))
+            task_ids = [t for t in task_ids if t in chosen]  # release order, as evaluation reports them
         if spec.limit is not None:
             if spec.limit < 1:
                 raise BadInput(f"benchmark {spec.label}: limit must be at least 1")
             task_ids = task_ids[: spec.limit]
         plans.append(BenchmarkPlan(spec, task_ids, {"name": dataset.name, "version": dataset.version,
-                                                    "hash": dataset.hash}, benchmark.environment))
+                                                    "hash": dataset.hash}, benchmark.environment,
+                                   benchmark.sandbox_limits()))
     if not plans:
         raise BadInput("no benchmark to run (all were skipped)")
     return plans, skipped
@@ -208,15 +199,13 @@ class ComparisonRun:
         return self._examples
 
     def sandbox(self, plan: BenchmarkPlan):
-        from harness.benchmarks import get_benchmark
+        """One sandbox (workers, containers) per environment and limits, shared by every variant of the run."""
         from sandboxes import make_sandbox
 
-        benchmark = get_benchmark(plan.spec.name, **plan.spec.options())
-        key = json_digest({"environment": benchmark.environment, "limits": repr(benchmark.sandbox_limits())})
+        key = json_digest({"environment": plan.environment, "limits": repr(plan.limits)})
         if key not in self._sandboxes:
             self._sandboxes[key] = make_sandbox(self.config.sandbox, jobs=self.config.jobs,
-                                                environment=benchmark.environment,
-                                                limits=benchmark.sandbox_limits())
+                                                environment=plan.environment, limits=plan.limits)
         return self._sandboxes[key]
 
     def close(self) -> None:
