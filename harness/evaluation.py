@@ -8,7 +8,6 @@ inputs recomputes nothing, and identical solutions of different variants are exe
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import sys
@@ -143,14 +142,16 @@ def _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet
             if cached is not None:
                 verdicts[task_id] = cached
     todo = [t for t in task_ids if t not in verdicts]
+    same_as_gate = 0  # checks whose job was the gate's own (a sample identical to the canonical solution)
     if todo:
         oracle = benchmark.prepare(dataset, todo, sandbox, cache_root())
         jobs = {t: benchmark.check_job(dataset, oracle, t, solutions[t]) for t in todo}
         progress = _Progress(len(todo), quiet)
-        for task_id, result in _run_checks(sandbox, jobs, plan.jobs if plan is not None else {}, plan):
+        for task_id, result, reused in _run_checks(sandbox, jobs, plan.jobs if plan is not None else {}, plan):
             verdict = benchmark.verdict(dataset, task_id, result)
             cache.put(keys[task_id], verdict)
             verdicts[task_id] = verdict
+            same_as_gate += reused
             progress.step()
         progress.close()
     elif plan is not None and plan.jobs:
@@ -162,18 +163,25 @@ def _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet
     if cfg.overwrite and output.exists():
         shutil.rmtree(output)
     return _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandbox_info, output,
-                          executed=len(todo), quiet=quiet, excluded=excluded)
+                          executed=len(todo) - same_as_gate, quiet=quiet, excluded=excluded,
+                          same_as_gate=same_as_gate)
+
+
+GATE_PRIORITY = 1e12  # gate jobs start before any check, the longest (by the benchmark's estimate) first
 
 
 def _run_checks(sandbox: Sandbox, checks: dict[str, CheckJob], gate_jobs: dict[str, CheckJob], plan):
-    """Yield (task_id, result) of every check. Gate jobs (canonical solutions) go first and their results to
-    `plan.record`; a task's check waits for its own gate job (never beside it: some tasks bind fixed ports), then
-    joins the queue. Checks start longest first, by the benchmark's cost estimate or the gate's time."""
+    """Yield (task_id, result, reused) of every check. Gate jobs (canonical solutions) go first and their results
+    to `plan.record`; a task's check waits for its own gate job (never beside it: some tasks bind fixed ports), then
+    joins the queue. Checks start longest first, by the benchmark's cost estimate or the gate's time.
+
+    A check that is the very job its gate runs (same function, payload and timeout: a sample identical to the
+    canonical solution, as the benchmark runs it) is not run twice: the gate's result is its result (`reused`)."""
     from sandboxes.pool import JobFeed
 
     feed = JobFeed()
     for task_id, job in gate_jobs.items():
-        feed.put(("gate", task_id), job.function, job.payload, job.timeout, priority=math.inf)
+        feed.put(("gate", task_id), job.function, job.payload, job.timeout, priority=GATE_PRIORITY + job.cost)
     waiting = {}
     for task_id, job in checks.items():
         if task_id in gate_jobs:
@@ -185,19 +193,25 @@ def _run_checks(sandbox: Sandbox, checks: dict[str, CheckJob], gate_jobs: dict[s
         feed.close()
     for (kind, task_id), result in sandbox.run_feed(feed):
         if kind == "check":
-            yield task_id, result
+            yield task_id, result, False
             continue
         plan.record(task_id, result)
         gates_left -= 1
         job = waiting.pop(task_id, None)
-        if job is not None:
+        if job is not None and _same_job(job, gate_jobs[task_id]):
+            yield task_id, result, True
+        elif job is not None:
             feed.put(("check", task_id), job.function, job.payload, job.timeout, priority=result.seconds)
         if not gates_left:
             feed.close()
 
 
+def _same_job(check: CheckJob, gate: CheckJob) -> bool:
+    return (check.function, check.timeout, check.payload) == (gate.function, gate.timeout, gate.payload)
+
+
 def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandbox_info, output, executed, quiet,
-                   excluded=None):
+                   excluded=None, same_as_gate=0):
     excluded = {t: why for t, why in (excluded or {}).items() if t in set(task_ids)}
     scored = [t for t in task_ids if t not in excluded]  # pass@k never counts an excluded task
     base_pass = sum(verdicts[t].base_status == "pass" for t in scored)
@@ -246,7 +260,9 @@ def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandb
     if not quiet:
         total = len(task_ids)
         print(f"{benchmark.result_name} ({dataset.name} {dataset.version}, md5 {dataset.hash}), {total} tasks, "
-              f"sandbox {sandbox_info.get('backend')}, {executed} checked now, {total - executed} from cache")
+              f"sandbox {sandbox_info.get('backend')}, {executed} checked now, "
+              f"{total - executed - same_as_gate} from cache"
+              + (f", {same_as_gate} same as the ground-truth gate's run" if same_as_gate else ""))
         if excluded:
             print(f"  ground-truth gate: {len(excluded)} task(s) excluded (canonical solution fails here), "
                   f"pass@1 over the other {n}:")

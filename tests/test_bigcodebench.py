@@ -163,6 +163,8 @@ def test_ci_slice_canonical_pass_broken_fail_network_task_excluded(tmp_path, har
     assert pass_at_k["failed_tasks"] == [NETWORK_TASK] and list(results["excluded"]) == [NETWORK_TASK]
     assert results["provenance"]["options"] == {"subset": "hard", "split": "complete"}
     assert "pass@1: 0.882" in proc.stdout and NETWORK_TASK in proc.stdout
+    # the 16 canonical samples are the gate's own jobs (the gate runs them calibrated, as samples): run once
+    assert "2 checked now, 0 from cache, 16 same as the ground-truth gate's run" in proc.stdout, proc.stdout
 
     # the ground truth is cached per dataset hash and sandbox: a second run checks nothing again
     cached = list((isolated_cache / "groundtruth").glob("BigCodeBench-Hard-c2b416d5d022412809cdaee4d710f76e-*.json"))
@@ -213,3 +215,33 @@ def test_python310_lookup_and_profile_errors(monkeypatch):
     monkeypatch.setenv(ENV_PROFILE, "huge")
     with pytest.raises(BadInput, match="FGIT_BENCH_BCB_PROFILE"):
         get_environment("bigcodebench").profile()
+
+
+def test_cold_gate_starts_the_longest_canonical_checks_first(shared_data, tmp_path, bcb_ci_env):
+    """The committed durations order a cold gate: BigCodeBench/461 (~164 s of sleeps) must not start halfway."""
+    from harness.benchmarks.bigcodebench import DURATIONS_FILE
+    from harness.evaluation import GATE_PRIORITY
+    from sandboxes import make_sandbox
+    from sandboxes.pool import JobFeed
+
+    benchmark = get_benchmark("bigcodebench", subset="hard")
+    dataset = benchmark.load(shared_data)
+    durations = json.loads(DURATIONS_FILE.read_text())["seconds"]
+    assert set(durations) == set(dataset.problems) and all(s >= 0 for s in durations.values())
+    sandbox = make_sandbox("process", environment="bigcodebench", limits=benchmark.sandbox_limits(), announce=False)
+    try:
+        plan = benchmark.gate_plan(dataset, list(dataset.problems), sandbox, tmp_path)
+    finally:
+        sandbox.close()
+    assert {t: job.cost for t, job in plan.jobs.items()} == durations
+    feed = JobFeed()  # the order _run_checks hands gate jobs to the pool
+    for task_id, job in plan.jobs.items():
+        feed.put(task_id, job.function, job.payload, job.timeout, priority=GATE_PRIORITY + job.cost)
+    feed.put("a check", "bigcodebench_check", {}, 1.0, priority=max(durations.values()) * 10)
+    feed.close()
+    order = [job[0] for job in iter(lambda: feed.take(lambda: False), None)]
+    assert order[:2] == ["BigCodeBench/461", "BigCodeBench/1040"] and order[-1] == "a check"
+    # the gate's program is the calibrated canonical solution: a sample reproducing it is the same job
+    problem = dataset.problems["BigCodeBench/461"]
+    assert plan.jobs["BigCodeBench/461"].payload["code"] == benchmark.postprocess(
+        {"solution": canonical(problem)}, problem)

@@ -13,12 +13,16 @@ What differs, on purpose:
 - the gate checks canonical solutions with the same `untrusted_check` as samples (upstream uses `trusted_check`,
   which prints the failure to stdout and returns only a time), so every exclusion comes with its reason; its
   result is cached per dataset hash *and* sandbox/environment, not per dataset hash alone;
+- the gate's program is the canonical solution postprocessed as a sample (calibrated: `code_prompt + "\\n    pass\\n"`
+  before it): the program upstream runs for a sample that reproduces the canonical solution. Such a sample's check
+  is then the gate's job, run once (identical solutions are executed once); upstream runs both;
 - tasks whose ground truth fails here are excluded: reported separately, and pass@1 is over the other tasks
   (upstream counts them as failures of the model). `pass@1_all_tasks` keeps upstream's denominator.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from datetime import datetime
@@ -43,8 +47,12 @@ JOB_SLACK = 15.0  # untrusted_check joins its child for timeout + 1 s, plus the 
 CALIBRATION = "\n    pass\n"
 # Imported once per worker, before untrusted_check forks: the most used libraries of the tasks (see jobs.py).
 PRELOAD = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "scipy", "scipy.stats", "sklearn", "seaborn")
+# Measured check times of the Hard canonical solutions: on a cold ground-truth cache they order the gate (longest
+# first, as a test-durations file orders a test suite), so that BigCodeBench/461 (~164 s of sleeps) does not start
+# halfway and end alone. Ordering only; a task missing from the file costs 0 (dataset order).
+DURATIONS_FILE = Path(__file__).with_name("bigcodebench_hard_durations.json")
 GT_SAVE_EVERY = 10  # ground-truth results are saved as they come, so an interrupted gate resumes
-GT_FORMAT = 2  # of the ground-truth cache entries: {"status", "details", "error", "seconds"}
+GT_FORMAT = 3  # of the ground-truth cache entries: {"status", "details", "error", "seconds"}; 3: calibrated program
 
 
 @BENCHMARKS.register("bigcodebench")
@@ -59,7 +67,8 @@ class BigCodeBench(Benchmark):
 
     def __init__(self, **options: str):
         super().__init__(**options)
-        self._gt_seconds: dict[str, float] = {}  # canonical solutions' check times (from the gate): job costs
+        # canonical solutions' check times (from the gate, else the measured durations file): job costs
+        self._gt_seconds: dict[str, float] = dict(_measured_durations())
 
     @property
     def subset(self) -> str:
@@ -107,6 +116,13 @@ class BigCodeBench(Benchmark):
         if self.calibrated:
             solution = problem["code_prompt"] + CALIBRATION + solution
         return solution
+
+    def canonical_program(self, problem: dict) -> str:
+        """What the gate runs: the canonical solution as upstream writes it (`complete_prompt + "\\n" +
+        canonical_solution`), postprocessed as a sample would be (calibrated). A sample that reproduces it is then
+        the gate's own job, and its check is not run a second time (issue 3, item 6)."""
+        return self.postprocess({"solution": problem["complete_prompt"] + "\n" + problem["canonical_solution"]},
+                                problem)
 
     # --- checking ---------------------------------------------------------------------------------------------
     def sandbox_limits(self) -> Limits:
@@ -202,9 +218,9 @@ class _GroundTruthRun(GatePlan):
             self.cached = {}  # missing or damaged: recomputed, never trusted
         self.benchmark, self.task_ids = benchmark, task_ids
         self.jobs = {t: CheckJob("bigcodebench_check",
-                                 benchmark._payload(dataset.problems[t], dataset.problems[t]["complete_prompt"]
-                                                    + "\n" + dataset.problems[t]["canonical_solution"]),
-                                 timeout=EFFECTIVE_TIMEOUT + JOB_SLACK)
+                                 benchmark._payload(dataset.problems[t], benchmark.canonical_program(
+                                     dataset.problems[t])), timeout=EFFECTIVE_TIMEOUT + JOB_SLACK,
+                                 cost=benchmark._gt_seconds.get(t, 0.0))
                      for t in task_ids if t not in self.cached}
         self._unsaved = 0
         benchmark._gt_seconds.update({t: entry["seconds"] for t, entry in self.cached.items()})
@@ -228,6 +244,14 @@ class _GroundTruthRun(GatePlan):
     def finish(self) -> dict[str, str]:
         ground_truth = self.ground_truth()
         return {t: ground_truth[t]["reason"] for t in self.task_ids if ground_truth[t]["status"] != "pass"}
+
+
+@functools.cache
+def _measured_durations() -> dict[str, float]:
+    try:
+        return json.loads(DURATIONS_FILE.read_text())["seconds"]
+    except (OSError, ValueError, KeyError):  # a damaged hints file costs ordering, nothing else
+        return {}
 
 
 def _gt_entry(result: JobResult) -> dict:
