@@ -18,11 +18,10 @@ from pathlib import Path
 from harness import atomic
 from harness.errors import EXIT_OK, EXIT_REGRESSION, BadInput
 from leaderboards.baseline import PassTable, load_pass_table
+from leaderboards.defaults import DEFAULT_ALPHA, DEFAULT_MAX_DROP_PP
 from leaderboards.stats import mcnemar_exact
 from leaderboards.table import order_metrics, order_variants, sort_tasks, variant_label
 
-DEFAULT_MAX_DROP_PP = 1.0
-DEFAULT_ALPHA = 0.05
 LISTED_TASKS = 20  # task ids shown per list in the summary; the JUnit file has them all
 
 

@@ -18,10 +18,9 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
+from leaderboards.defaults import DEFAULT_RESAMPLES, DEFAULT_SEED
 from leaderboards.table import comparable, order_metrics, order_variants
 
-DEFAULT_RESAMPLES = 10_000
-DEFAULT_SEED = 0
 REFERENCES = ("base", "sft")
 
 

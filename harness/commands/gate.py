@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from leaderboards.gate import DEFAULT_ALPHA, DEFAULT_MAX_DROP_PP, append_step_summary, run_gate
+from leaderboards.defaults import DEFAULT_ALPHA, DEFAULT_MAX_DROP_PP
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from leaderboards.gate import append_step_summary, run_gate  # pandas: only when the gate runs
+
     report = run_gate(args.baseline, args.current, args.max_drop, args.alpha)
     markdown = report.markdown
     sys.stdout.write(markdown)

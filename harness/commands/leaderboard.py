@@ -7,19 +7,19 @@ import sys
 
 from harness import atomic
 from harness.errors import BadInput
-from leaderboards.baseline import dumps, leaderboard_to_json, run_provenance
-from leaderboards.html import render_html
-from leaderboards.render import render_csv, render_markdown, render_tex
-from leaderboards.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, build_leaderboard
-from leaderboards.table import load_run
+from leaderboards.defaults import DEFAULT_RESAMPLES, DEFAULT_SEED
 
-RENDERERS = {
-    "md": render_markdown,
-    "csv": render_csv,
-    "html": render_html,
-    "tex": render_tex,
-    "json": lambda board: dumps(leaderboard_to_json(board)),
-}
+FORMATS = ("csv", "html", "json", "md", "tex")
+
+
+def renderers() -> dict:
+    """Format → renderer; imported on use (pandas), not when the CLI builds its parser."""
+    from leaderboards.baseline import dumps, leaderboard_to_json
+    from leaderboards.html import render_html
+    from leaderboards.render import render_csv, render_markdown, render_tex
+
+    return {"md": render_markdown, "csv": render_csv, "html": render_html, "tex": render_tex,
+            "json": lambda board: dumps(leaderboard_to_json(board))}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--format",
-        choices=sorted(RENDERERS),
+        choices=FORMATS,
         default="md",
         help="md (default), csv, html (self-contained), tex, or json (the gate's baseline format)",
     )
@@ -46,9 +46,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.resamples < 1:
         raise BadInput(f"--resamples must be at least 1, got {args.resamples}")
+    from leaderboards.baseline import run_provenance
+    from leaderboards.stats import build_leaderboard
+    from leaderboards.table import load_run
+
     table = load_run(args.run_dir)
     board = build_leaderboard(table, run_provenance(args.run_dir), args.resamples, args.seed)
-    text = RENDERERS[args.format](board)
+    text = renderers()[args.format](board)
     if args.output:
         atomic.write_text(args.output, text)
     else:
