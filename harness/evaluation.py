@@ -113,8 +113,6 @@ def evaluate(cfg: EvaluateConfig, sandbox: Sandbox | None = None, quiet: bool = 
     sandbox = sandbox or make_sandbox(cfg.sandbox, jobs=cfg.jobs, environment=benchmark.environment,
                                       limits=benchmark.sandbox_limits(), announce=not quiet)
     try:
-        if own_sandbox:
-            sandbox.warm_up()  # workers start while the cache keys, ground truth and payloads are prepared
         summary = _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet)
     finally:
         if own_sandbox:
@@ -132,9 +130,8 @@ def _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet
     solutions = {t: benchmark.postprocess(samples[t], dataset.problems[t]) for t in task_ids}
     keys = {t: json_digest({**context, "task_id": t, "solution": solutions[t]}) for t in task_ids}
 
-    # The ground-truth gate (before scoring): its jobs share the pool with the checks where the benchmark allows.
+    # The ground-truth gate (before scoring): its jobs share the pool with the checks.
     plan = benchmark.gate_plan(dataset, task_ids, sandbox, cache_root())
-    excluded = benchmark.gate(dataset, task_ids, sandbox, cache_root()) if plan is None else None
     verdicts: dict[str, Verdict] = {}
     if not cfg.overwrite:
         for task_id in task_ids:
@@ -143,22 +140,19 @@ def _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet
                 verdicts[task_id] = cached
     todo = [t for t in task_ids if t not in verdicts]
     same_as_gate = 0  # checks whose job was the gate's own (a sample identical to the canonical solution)
-    if todo:
-        oracle = benchmark.prepare(dataset, todo, sandbox, cache_root())
+    if todo or (plan is not None and plan.jobs):
+        sandbox.warm_up()  # workers start while the ground truth and payloads are prepared
+        oracle = benchmark.prepare(dataset, todo, sandbox, cache_root()) if todo else None
         jobs = {t: benchmark.check_job(dataset, oracle, t, solutions[t]) for t in todo}
         progress = _Progress(len(todo), quiet)
-        for task_id, result, reused in _run_checks(sandbox, jobs, plan.jobs if plan is not None else {}, plan):
+        for task_id, result, reused in _run_checks(sandbox, jobs, plan):
             verdict = benchmark.verdict(dataset, task_id, result)
             cache.put(keys[task_id], verdict)
             verdicts[task_id] = verdict
             same_as_gate += reused
             progress.step()
         progress.close()
-    elif plan is not None and plan.jobs:
-        for _ in _run_checks(sandbox, {}, plan.jobs, plan):
-            pass
-    if plan is not None:
-        excluded = plan.finish()
+    excluded = plan.finish() if plan is not None else {}
 
     if cfg.overwrite and output.exists():
         shutil.rmtree(output)
@@ -170,7 +164,7 @@ def _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet
 GATE_PRIORITY = 1e12  # gate jobs start before any check, the longest (by the benchmark's estimate) first
 
 
-def _run_checks(sandbox: Sandbox, checks: dict[str, CheckJob], gate_jobs: dict[str, CheckJob], plan):
+def _run_checks(sandbox: Sandbox, checks: dict[str, CheckJob], plan):
     """Yield (task_id, result, reused) of every check. Gate jobs (canonical solutions) go first and their results
     to `plan.record`; a task's check waits for its own gate job (never beside it: some tasks bind fixed ports), then
     joins the queue. Checks start longest first, by the benchmark's cost estimate or the gate's time.
@@ -179,6 +173,7 @@ def _run_checks(sandbox: Sandbox, checks: dict[str, CheckJob], gate_jobs: dict[s
     canonical solution, as the benchmark runs it) is not run twice: the gate's result is its result (`reused`)."""
     from sandboxes.pool import JobFeed
 
+    gate_jobs = plan.jobs if plan is not None else {}
     feed = JobFeed()
     for task_id, job in gate_jobs.items():
         feed.put(("gate", task_id), job.function, job.payload, job.timeout, priority=GATE_PRIORITY + job.cost)
@@ -217,6 +212,17 @@ def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandb
     base_pass = sum(verdicts[t].base_status == "pass" for t in scored)
     plus_pass = sum(verdicts[t].base_status == "pass" and verdicts[t].plus_status == "pass" for t in scored)
     n = len(scored)
+    rows = [
+        {"benchmark": benchmark.result_name, "task_id": t, "base_status": verdicts[t].base_status,
+         "plus_status": verdicts[t].plus_status, "base_pass": verdicts[t].base_status == "pass",
+         "plus_pass": (None if verdicts[t].plus_status is None
+                       else verdicts[t].base_status == "pass" and verdicts[t].plus_status == "pass"),
+         "detail": verdicts[t].detail, "excluded": t in excluded, "dataset_hash": dataset.hash,
+         "sandbox": sandbox_info.get("backend")}
+        | ({"excluded_reason": excluded[t]} if t in excluded else {})
+        for t in task_ids
+    ]
+    pass_at_k = benchmark.pass_at_k(rows)
     prov = {
         "benchmark": benchmark.name,
         "dataset": {"name": dataset.name, "version": dataset.version, "hash": dataset.hash, "path": dataset.path},
@@ -237,22 +243,12 @@ def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandb
                  "plus_fail_tests": verdicts[t].plus_fail_tests}]
             for t in task_ids
         },
-        "pass_at_k": {"base": {"pass@1": base_pass / max(n, 1)}, "plus": {"pass@1": plus_pass / max(n, 1)}},
+        "pass_at_k": pass_at_k,
         "provenance": prov,
     }
-    own = benchmark.eval_results(dataset, task_ids, solutions, verdicts, excluded)
+    own = benchmark.eval_results(dataset, task_ids, solutions, verdicts, excluded, pass_at_k)
     if own is not None:  # the upstream harness's own schema, with our provenance
         results = {**own, "provenance": prov}
-    rows = [
-        {"benchmark": benchmark.result_name, "task_id": t, "base_status": verdicts[t].base_status,
-         "plus_status": verdicts[t].plus_status, "base_pass": verdicts[t].base_status == "pass",
-         "plus_pass": (None if verdicts[t].plus_status is None
-                       else verdicts[t].base_status == "pass" and verdicts[t].plus_status == "pass"),
-         "detail": verdicts[t].detail, "excluded": t in excluded, "dataset_hash": dataset.hash,
-         "sandbox": sandbox_info.get("backend")}
-        | ({"excluded_reason": excluded[t]} if t in excluded else {})
-        for t in task_ids
-    ]
     output.mkdir(parents=True, exist_ok=True)
     write_jsonl(output / "results.jsonl", rows)
     write_json(output / "eval_results.json", results)

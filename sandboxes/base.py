@@ -149,3 +149,19 @@ def _cpu_model() -> str:
 
 
 SANDBOXES: Registry[type[Sandbox]] = Registry("sandbox")
+
+
+def process_start(pid: int) -> float | None:
+    """The start time of process `pid` (None: gone, or unknown); with the pid it names one process, not a reused pid."""
+    try:
+        import psutil
+
+        return psutil.Process(pid).create_time()
+    except Exception:  # noqa: BLE001  (gone, or psutil missing: unknown)
+        return None
+
+
+def same_process_alive(pid: int, started: float) -> bool:
+    """Whether the process that was `pid` when it started at `started` is still running (leftover cleanup)."""
+    now = process_start(pid)
+    return now is not None and abs(now - started) < 1.0

@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InfraError
-from sandboxes.base import SANDBOXES, Limits, Sandbox, WorkerHandle
+from sandboxes.base import SANDBOXES, Limits, Sandbox, WorkerHandle, process_start, same_process_alive
 from sandboxes.cgroups import oom_counter_file, read_oom_kills
 from sandboxes.environments import get_environment
 from sandboxes.process import SOURCE_ROOT, worker_env
 from sandboxes.protocol import HEADER, MAX_FRAME
-from sandboxes.xfer import make_xfer_dir, remove_xfer_dir
+from sandboxes.xfer import make_xfer_dir, remove_xfer_dir, sweep_stale_xfer_dirs
 
 LABEL = "fgit-bench"
 SESSION = uuid.uuid4().hex
@@ -64,18 +64,9 @@ def _short(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
 
 
-def _process_start(pid: int) -> float | None:
-    try:
-        import psutil
-
-        return psutil.Process(pid).create_time()
-    except Exception:  # noqa: BLE001  (gone, or psutil missing: unknown)
-        return None
-
-
 def _harness_labels() -> dict[str, str]:
     return {LABEL: "1", f"{LABEL}.session": SESSION, f"{LABEL}.host": platform.node(),
-            f"{LABEL}.pid": str(os.getpid()), f"{LABEL}.pid-start": f"{_process_start(os.getpid()) or 0:.2f}"}
+            f"{LABEL}.pid": str(os.getpid()), f"{LABEL}.pid-start": f"{process_start(os.getpid()) or 0:.2f}"}
 
 
 def _harness_alive(labels: dict[str, str]) -> bool:
@@ -83,8 +74,7 @@ def _harness_alive(labels: dict[str, str]) -> bool:
         pid, started = int(labels[f"{LABEL}.pid"]), float(labels[f"{LABEL}.pid-start"])
     except (KeyError, ValueError):
         return False
-    now = _process_start(pid)
-    return now is not None and abs(now - started) < 1.0  # the same process, not a reused pid
+    return same_process_alive(pid, started)
 
 
 def cleanup_stale_containers(client=None) -> list[str]:
@@ -124,10 +114,9 @@ atexit.register(remove_live_containers)
 class DockerWorker(WorkerHandle):
     """One container running `python -m sandboxes.worker`; frames travel in docker's stdout stream."""
 
-    def __init__(self, client, create: dict[str, Any], xfer_dir: str | None = None):
+    def __init__(self, client, create: dict[str, Any], xfer_dir: str):
         self.client = client
-        self._xfer_dir = xfer_dir
-        self.xfer = (xfer_dir, XFER_DIR) if xfer_dir else None
+        self.xfer = (xfer_dir, XFER_DIR)
         config = client.api.create_container_config(**create)
         config["StdinOnce"] = True  # stdin closes when our attach does (harness died): the worker then exits
         self.id = client.api.create_container_from_config(config)["Id"]
@@ -218,8 +207,7 @@ class DockerWorker(WorkerHandle):
                 break
         with _live_lock:
             _live.pop(self.id, None)
-        if self._xfer_dir:
-            remove_xfer_dir(self._xfer_dir)
+        remove_xfer_dir(self.xfer[0])
 
     def _state(self) -> dict:
         try:
@@ -267,6 +255,7 @@ class DockerSandbox(Sandbox):
         if not _cleaned_up:
             _cleaned_up = True
             removed = cleanup_stale_containers(self.client)
+            sweep_stale_xfer_dirs()
             if removed:
                 print(f"fgit-bench: removed {len(removed)} leftover sandbox container(s) of dead runs",
                       file=sys.stderr)
@@ -289,7 +278,7 @@ class DockerSandbox(Sandbox):
                            f"run `fgit-bench sandbox build --environment {environment}`")
         return True, f"daemon {version}, image {tag} ({image.id[:19]})"
 
-    def _create_args(self, xfer_dir: str | None = None) -> dict[str, Any]:
+    def _create_args(self, xfer_dir: str) -> dict[str, Any]:
         from docker.types import LogConfig, Ulimit
 
         limits, mb = self.limits, 1 << 20
@@ -304,7 +293,7 @@ class DockerSandbox(Sandbox):
             pids_limit=limits.processes, read_only=True, tmpfs={WORK_DIR: workspace, "/tmp": f"{tmpfs},mode=1777"}, shm_size=64 * mb,
             cap_drop=["ALL"], security_opt=["no-new-privileges"], init=False,
             binds={str(Path(SOURCE_ROOT) / "sandboxes"): {"bind": f"{MOUNT_ROOT}/sandboxes", "mode": "ro"},
-                   **({xfer_dir: {"bind": XFER_DIR, "mode": "ro"}} if xfer_dir else {})},
+                   xfer_dir: {"bind": XFER_DIR, "mode": "ro"}},
             ulimits=[Ulimit(name="fsize", soft=fsize, hard=fsize), Ulimit(name="core", soft=0, hard=0),
                      Ulimit(name="nofile", soft=1024, hard=1024)],
             log_config=LogConfig(type="none"),  # the worker's stderr reaches us over attach; nothing on disk

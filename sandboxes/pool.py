@@ -39,12 +39,14 @@ class WorkerPool:
 
     def warm_up(self) -> None:
         """Start every missing worker in the background (a container start overlaps the caller's own work);
-        a start that fails here is retried, and reported, by the first job of its slot."""
-        for slot in range(self._size):
-            if self._workers[slot] is None and self._starting[slot] is None:
-                thread = threading.Thread(target=self._start_quietly, args=(slot,), daemon=True)
-                self._starting[slot] = thread
-                thread.start()
+        a start that fails here is retried, and reported, by the first job of its slot. Call it between runs,
+        not while one is going (a slot's job may be starting its worker itself)."""
+        with self._lock:
+            for slot in range(self._size):
+                if self._workers[slot] is None and self._starting[slot] is None:
+                    thread = threading.Thread(target=self._start_quietly, args=(slot,), daemon=True)
+                    self._starting[slot] = thread
+                    thread.start()
 
     def _start_quietly(self, slot: int) -> None:
         try:
@@ -89,20 +91,23 @@ class WorkerPool:
         worker = self._worker(slot)
         blob = pickle.dumps((function, payload), protocol=pickle.HIGHEST_PROTOCOL)
         xfer_file = None
-        if len(blob) >= XFER_MIN_BYTES and worker.xfer is not None:
-            host_dir, inside_dir = worker.xfer
-            name = f"{uuid.uuid4().hex}.pkl"
-            xfer_file = os.path.join(host_dir, name)
-            fd = os.open(xfer_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            with open(fd, "wb") as handle:
-                os.fchmod(fd, 0o644)  # readable by the sandbox's user, whatever the umask
-                handle.write(blob)
-            frame = encode((XFER, f"{inside_dir}/{name}"))
-        else:
-            frame = encode_blob(blob)
-        del blob
-        start = time.perf_counter()
         try:
+            frame = None
+            if len(blob) >= XFER_MIN_BYTES and worker.xfer is not None:
+                host_dir, inside_dir = worker.xfer
+                xfer_file = os.path.join(host_dir, f"{uuid.uuid4().hex}.pkl")
+                try:
+                    fd = os.open(xfer_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                    with open(fd, "wb") as handle:
+                        os.fchmod(fd, 0o644)  # readable by the sandbox's user, whatever the umask
+                        handle.write(blob)
+                    frame = encode((XFER, f"{inside_dir}/{xfer_file.rsplit('/', 1)[1]}"))
+                except OSError:  # e.g. the memory-backed storage is full: the frame goes over stdin instead
+                    pass
+            if frame is None:
+                frame = encode_blob(blob)
+            del blob
+            start = time.perf_counter()
             try:
                 worker.send(frame)
                 del frame
@@ -151,6 +156,8 @@ class WorkerPool:
     def run_feed(self, feed: JobFeed, threads: int | None = None):
         """Yield (key, JobResult) as the feed's jobs finish; the caller may add jobs between results and must
         close the feed once it will add no more."""
+        if self._closed:  # closed, or broken by an infrastructure failure: no loop would ever take a job
+            raise InfraError("sandbox closed")
         done: queue.Queue = queue.Queue()
 
         def loop(slot: int) -> None:

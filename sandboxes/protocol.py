@@ -46,5 +46,5 @@ def resolve_job(frame):
     function, payload = frame
     if function == XFER:
         with open(payload, "rb") as handle:
-            function, payload = pickle.loads(handle.read())
+            function, payload = pickle.load(handle)  # not read() + loads(): the frame is large, hold it once
     return function, payload

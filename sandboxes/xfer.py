@@ -2,19 +2,18 @@
 sees the directory read-only, reads it (sandboxes.pool). On memory-backed storage (/dev/shm) where possible.
 
 One directory per worker, so that a sample can only ever see its own job's frame (data it already holds in
-memory). Names carry the harness's pid and start time: directories of dead harnesses are removed on next use."""
+memory). Names carry the harness's pid and start time: directories of dead harnesses are removed by
+`sweep_stale_xfer_dirs` (with the stale containers, when a docker sandbox opens)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import tempfile
-import threading
-import uuid
+
+from sandboxes.base import process_start, same_process_alive
 
 ROOT_NAME = "fgit-bench-xfer"
-_swept = False
-_lock = threading.Lock()
 
 
 def _root() -> str:
@@ -24,34 +23,24 @@ def _root() -> str:
     return root
 
 
-def _start_time(pid: int) -> str | None:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def _sweep_stale(root: str) -> None:
+def sweep_stale_xfer_dirs() -> None:
+    root = _root()
     for name in os.listdir(root):
         pid, _, rest = name.partition("-")
         started, _, _ = rest.partition("-")
-        if pid.isdigit() and _start_time(int(pid)) != started:
+        try:
+            alive = same_process_alive(int(pid), float(started))
+        except ValueError:
+            alive = False
+        if not alive:
             shutil.rmtree(os.path.join(root, name), ignore_errors=True)
 
 
 def make_xfer_dir() -> str:
     """A fresh directory, readable (not writable) by the sandbox's unprivileged user."""
-    global _swept
-    root = _root()
-    with _lock:
-        if not _swept:
-            _swept = True
-            _sweep_stale(root)
     pid = os.getpid()
-    path = os.path.join(root, f"{pid}-{_start_time(pid)}-{uuid.uuid4().hex[:12]}")
-    os.mkdir(path, 0o755)
-    os.chmod(path, 0o755)  # whatever the umask
+    path = tempfile.mkdtemp(prefix=f"{pid}-{process_start(pid) or 0:.2f}-", dir=_root())
+    os.chmod(path, 0o755)  # mkdtemp makes it 0700
     return path
 
 

@@ -245,3 +245,34 @@ def test_cold_gate_starts_the_longest_canonical_checks_first(shared_data, tmp_pa
     problem = dataset.problems["BigCodeBench/461"]
     assert plan.jobs["BigCodeBench/461"].payload["code"] == benchmark.postprocess(
         {"solution": canonical(problem)}, problem)
+
+
+def test_merged_shards_keep_bigcodebench_schema(tmp_path, hard, bcb_ci_env):
+    """`merge` recomputes BigCodeBench's own pass_at_k (gate fields included) over the union of the shards: the
+    result equals evaluating all tasks at once."""
+    from harness.pipeline.merge import merge_benchmark
+
+    tasks = [t for t in ci_task_ids() if t not in (SYNTAX_ERROR, WRONG, NETWORK_TASK)][:3] + [WRONG, NETWORK_TASK]
+    rows = [{"task_id": t, "solution": canonical(hard[t])} for t in tasks if t != WRONG]
+    rows.append({"task_id": WRONG, "completion": "    return [], []\n"})
+    samples = write_jsonl(tmp_path / "samples.jsonl", rows)
+    whole = evaluate(samples, tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr
+    shards = {}
+    for index in (1, 2):
+        part = tasks[index - 1::2]
+        shard = tmp_path / f"shard{index}"
+        shard.mkdir()
+        proc = evaluate(write_jsonl(shard / "samples.jsonl", [r for r in rows if r["task_id"] in part]),
+                        shard / "eval")
+        assert proc.returncode == 0, proc.stderr
+        shards[index] = shard
+    assert merge_benchmark(shards, tmp_path / "merged") == len(tasks)
+
+    merged = json.loads((tmp_path / "merged" / "eval" / "eval_results.json").read_text())
+    expected = json.loads((tmp_path / "whole" / "eval_results.json").read_text())
+    assert merged["pass_at_k"] == expected["pass_at_k"]
+    assert expected["pass_at_k"]["failed_tasks"] == [NETWORK_TASK] and expected["pass_at_k"]["scored_tasks"] == 4
+    assert merged["excluded"] == expected["excluded"] == merged["provenance"]["excluded"]
+    assert list(merged["eval"]) == list(expected["eval"])
+    assert read_jsonl(tmp_path / "merged" / "eval" / "results.jsonl") == read_jsonl(tmp_path / "whole" / "results.jsonl")

@@ -209,7 +209,10 @@ def test_tex_and_json_exports(board):
 def test_cli_writes_every_format_and_json_reads_back(run_dir, tmp_path, capsys):
     assert main(["leaderboard", str(run_dir), "--resamples", "500"]) == 0
     assert "| FGit | 100.0 (75.0) |" in capsys.readouterr().out
-    for fmt in ("md", "csv", "html", "tex", "json"):
+    from leaderboards.formats import FORMATS
+
+    assert sorted(FORMATS) == ["csv", "html", "json", "md", "tex"]
+    for fmt in FORMATS:
         out = tmp_path / f"board.{fmt}"
         assert (
             main(["leaderboard", str(run_dir), "--format", fmt, "--output", str(out), "--resamples", "500"])

@@ -29,12 +29,11 @@ from tests.sandbox_fixtures import (
 )
 
 pytestmark = pytest.mark.bwrap
-LIMITS = UNIT_LIMITS
 
 
 @pytest.fixture(scope="module")
 def sandbox():
-    box = open_sandbox("bwrap", jobs=1, limits=LIMITS)
+    box = open_sandbox("bwrap", jobs=1, limits=UNIT_LIMITS)
     yield box
     box.close()
     assert wait_for_no_processes(box.session) == []
@@ -162,7 +161,7 @@ def probe():
         pass
     return count
 '''))
-    assert forked < LIMITS.processes
+    assert forked < UNIT_LIMITS.processes
 
 
 def test_out_of_memory_is_reported_as_oom():

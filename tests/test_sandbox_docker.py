@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -29,7 +30,6 @@ from tests.sandbox_fixtures import (
 )
 
 pytestmark = pytest.mark.docker
-LIMITS = UNIT_LIMITS
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def client():
 
 @pytest.fixture(scope="module")
 def sandbox(client):
-    box = open_sandbox("docker", jobs=1, limits=LIMITS)
+    box = open_sandbox("docker", jobs=1, limits=UNIT_LIMITS)
     yield box
     box.close()
     assert session_containers(box.session) == []
@@ -177,10 +177,12 @@ def test_out_of_memory_is_reported_as_oom(client):
 
 
 def test_stale_containers_of_dead_harnesses_are_removed(client):
-    from sandboxes.docker import _harness_labels, _process_start, cleanup_stale_containers
+    from sandboxes.base import process_start
+    from sandboxes.docker import _harness_labels, cleanup_stale_containers
+    from sandboxes.xfer import _root, make_xfer_dir, sweep_stale_xfer_dirs
 
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead_start = _process_start(dead.pid)
+    dead_start = process_start(dead.pid)
     dead.wait()
     image = get_environment("evalplus").image_tag()
     labels = {**_harness_labels(), "fgit-bench.pid": str(dead.pid), "fgit-bench.pid-start": f"{dead_start:.2f}",
@@ -192,6 +194,12 @@ def test_stale_containers_of_dead_harnesses_are_removed(client):
         removed = cleanup_stale_containers(client)
         assert stale.id[:12] in removed and ours.id[:12] not in removed
         assert session_containers(labels["fgit-bench.sandbox"]) == []
+        # transfer directories: a dead harness's go, a live one's stay
+        stale_dir, live_dir = Path(_root()) / f"{dead.pid}-{dead_start:.2f}-x", Path(make_xfer_dir())
+        stale_dir.mkdir()
+        sweep_stale_xfer_dirs()
+        assert not stale_dir.exists() and live_dir.is_dir()
+        live_dir.rmdir()
     finally:
         ours.remove(force=True)
 

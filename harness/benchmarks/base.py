@@ -105,18 +105,25 @@ class Benchmark(ABC):
         """Worker limits this benchmark needs (None: the sandbox defaults)."""
         return None
 
-    def gate(self, dataset: Dataset, task_ids: list[str], sandbox: Sandbox, cache_dir: Path) -> dict[str, str]:
-        """Ground-truth gate: task_id -> reason for tasks whose canonical solution fails here. Those tasks are
-        reported separately and left out of pass@k (a broken environment is never a model failure)."""
-        return {}
-
     def gate_plan(self, dataset: Dataset, task_ids: list[str], sandbox: Sandbox, cache_dir: Path) -> GatePlan | None:
-        """The gate as a `GatePlan`, when its jobs may run beside the samples' checks (None: `gate` runs first)."""
+        """The ground-truth gate as jobs that run beside the samples' checks (None: no gate). Its `finish` gives
+        task_id -> reason for tasks whose canonical solution fails here: those are reported separately and left
+        out of pass@k (a broken environment is never a model failure)."""
         return None
 
+    def pass_at_k(self, rows: list[dict]) -> dict:
+        """eval_results.json's `pass_at_k` from the per-task results rows (results.jsonl), excluded tasks left out;
+        evaluation and `merge` (over the union of shards) both compute it here. evalplus's schema by default."""
+        scored = [r for r in rows if not r["excluded"]]
+        n = max(len(scored), 1)
+        pass_at_k = {"base": {"pass@1": sum(bool(r["base_pass"]) for r in scored) / n}}
+        if self.has_plus:
+            pass_at_k["plus"] = {"pass@1": sum(bool(r["plus_pass"]) for r in scored) / n}
+        return pass_at_k
+
     def eval_results(self, dataset: Dataset, task_ids: list[str], solutions: dict[str, str],
-                     verdicts: dict[str, Verdict], excluded: dict[str, str]) -> dict | None:
-        """eval_results.json in the upstream harness's own schema; None: evalplus's schema."""
+                     verdicts: dict[str, Verdict], excluded: dict[str, str], pass_at_k: dict) -> dict | None:
+        """eval_results.json in the upstream harness's own schema (with `pass_at_k`); None: evalplus's schema."""
         return None
 
 

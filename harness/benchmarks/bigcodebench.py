@@ -158,10 +158,6 @@ class BigCodeBench(Benchmark):
         return Verdict(status, None, base_fail_tests=failed, detail=status)
 
     # --- ground-truth gate ------------------------------------------------------------------------------------
-    def gate(self, dataset: Dataset, task_ids: list[str], sandbox: Sandbox, cache_dir: Path) -> dict[str, str]:
-        ground_truth = self.ground_truth(dataset, task_ids, sandbox, cache_dir)
-        return {t: ground_truth[t]["reason"] for t in task_ids if ground_truth[t]["status"] != "pass"}
-
     def gate_plan(self, dataset: Dataset, task_ids: list[str], sandbox: Sandbox, cache_dir: Path) -> GatePlan:
         return _GroundTruthRun(self, dataset, task_ids, sandbox, cache_dir)
 
@@ -170,34 +166,38 @@ class BigCodeBench(Benchmark):
         run = _GroundTruthRun(self, dataset, task_ids, sandbox, cache_dir)
         missing = list(run.jobs)
         jobs = [run.jobs[t] for t in missing]
-        for index, result in sandbox.run("bigcodebench_check", [j.payload for j in jobs], [j.timeout for j in jobs]):
+        for index, result in sandbox.run("bigcodebench_check", [j.payload for j in jobs], [j.timeout for j in jobs],
+                                         costs=[j.cost for j in jobs]):
             run.record(missing[index], result)
         return run.ground_truth()
 
     # --- output -----------------------------------------------------------------------------------------------
+    def pass_at_k(self, rows: list[dict]) -> dict:
+        """bigcodebench's pass_at_k.json content, with our gate: pass@1 over the tasks whose canonical solution
+        passes here, and upstream's denominator (every task) as pass@1_all_tasks."""
+        scored = [r for r in rows if not r["excluded"]]
+        return {
+            "pass@1": sum(r["base_pass"] for r in scored) / len(scored) if scored else 0.0,
+            "pass@1_all_tasks": sum(r["base_pass"] for r in rows) / len(rows) if rows else 0.0,
+            "split": self.split, "subset": self.subset, "calibrated": self.calibrated,
+            "gt_pass_rate": len(scored) / len(rows) if rows else 0.0,
+            "failed_tasks": [r["task_id"] for r in rows if r["excluded"]],
+            "scored_tasks": len(scored),
+            "note": "pass@1 is over the tasks whose canonical solution passes in this environment; tasks in "
+                    "failed_tasks are excluded (see `excluded`), not counted as model failures. "
+                    "pass@1_all_tasks counts them as failures, as upstream does.",
+        }
+
     def eval_results(self, dataset: Dataset, task_ids: list[str], solutions: dict[str, str],
-                     verdicts: dict[str, Verdict], excluded: dict[str, str]) -> dict:
+                     verdicts: dict[str, Verdict], excluded: dict[str, str], pass_at_k: dict) -> dict:
         """bigcodebench's eval_results.json ({"date", "eval"}) with its pass_at_k.json content and our gate."""
-        scored = [t for t in task_ids if t not in excluded]
-        passed = sum(verdicts[t].base_status == "pass" for t in scored)
-        passed_all = sum(verdicts[t].base_status == "pass" for t in task_ids)
         return {
             "date": datetime.now().strftime("%Y-%m-%d %H:%M"),
             "hash": dataset.hash,
             "eval": {t: [{"task_id": t, "solution": solutions[t], "status": verdicts[t].base_status,
                           "details": {f["test"]: f["trace"] for f in verdicts[t].base_fail_tests}}]
                      for t in task_ids},
-            "pass_at_k": {
-                "pass@1": passed / len(scored) if scored else 0.0,
-                "pass@1_all_tasks": passed_all / len(task_ids) if task_ids else 0.0,
-                "split": self.split, "subset": self.subset, "calibrated": self.calibrated,
-                "gt_pass_rate": len(scored) / len(task_ids) if task_ids else 0.0,
-                "failed_tasks": sorted(excluded, key=task_ids.index),
-                "scored_tasks": len(scored),
-                "note": "pass@1 is over the tasks whose canonical solution passes in this environment; tasks in "
-                        "failed_tasks are excluded (see `excluded`), not counted as model failures. "
-                        "pass@1_all_tasks counts them as failures, as upstream does.",
-            },
+            "pass_at_k": pass_at_k,
             "excluded": {t: excluded[t] for t in task_ids if t in excluded},
         }
 

@@ -8,18 +8,7 @@ import sys
 from harness import atomic
 from harness.errors import BadInput
 from leaderboards.defaults import DEFAULT_RESAMPLES, DEFAULT_SEED
-
-FORMATS = ("csv", "html", "json", "md", "tex")
-
-
-def renderers() -> dict:
-    """Format → renderer; imported on use (pandas), not when the CLI builds its parser."""
-    from leaderboards.baseline import dumps, leaderboard_to_json
-    from leaderboards.html import render_html
-    from leaderboards.render import render_csv, render_markdown, render_tex
-
-    return {"md": render_markdown, "csv": render_csv, "html": render_html, "tex": render_tex,
-            "json": lambda board: dumps(leaderboard_to_json(board))}
+from leaderboards.formats import FORMATS, render
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     table = load_run(args.run_dir)
     board = build_leaderboard(table, run_provenance(args.run_dir), args.resamples, args.seed)
-    text = renderers()[args.format](board)
+    text = render(board, args.format)
     if args.output:
         atomic.write_text(args.output, text)
     else:

@@ -55,23 +55,27 @@ def find_shards(roots: list[Path]) -> dict[tuple[str, str], dict[int, Path]]:
 
 
 def _merge_eval_results(documents: list[dict], rows: list[dict]) -> dict:
+    from harness.benchmarks import get_benchmark
+
     merged = dict(documents[0])
-    merged["eval"] = {}
+    merged["eval"], excluded = {}, {}
     for document in documents:
         overlap = set(merged["eval"]) & set(document.get("eval", {}))
         if overlap:
             raise BadInput(f"shards overlap on {sorted(overlap)[0]}")
         merged["eval"].update(document.get("eval", {}))
-    merged["eval"] = {t: merged["eval"][t] for t in sort_tasks(merged["eval"])}
-    if "pass_at_k" in merged:  # recomputed over the union, never averaged over shards
-        scored = [r for r in rows if not r.get("excluded")]
-        n = max(len(scored), 1)
-        merged["pass_at_k"] = {"base": {"pass@1": sum(bool(r["base_pass"]) for r in scored) / n}}
-        if any(r.get("plus_pass") is not None for r in scored):
-            merged["pass_at_k"]["plus"] = {"pass@1": sum(bool(r.get("plus_pass")) for r in scored) / n}
+        excluded.update(document.get("provenance", {}).get("excluded", {}))
+    order = sort_tasks(merged["eval"])
+    merged["eval"] = {t: merged["eval"][t] for t in order}
+    excluded = {t: excluded[t] for t in order if t in excluded}
     provenance = dict(merged.get("provenance", {}))
-    provenance["shards"] = [d.get("provenance", {}).get("samples") for d in documents]
-    provenance["tasks"] = len(rows)
+    # recomputed over the union by the benchmark's own code, never averaged over shards
+    benchmark = get_benchmark(provenance["benchmark"], **provenance.get("options", {}))
+    merged["pass_at_k"] = benchmark.pass_at_k(rows)
+    if "excluded" in merged:  # the benchmark's own schema lists the gate's exclusions at the top level
+        merged["excluded"] = excluded
+    provenance.update(shards=[d.get("provenance", {}).get("samples") for d in documents], tasks=len(rows),
+                      excluded=excluded)
     merged["provenance"] = provenance
     return merged
 

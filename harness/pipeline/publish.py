@@ -8,15 +8,13 @@ from harness import atomic
 
 
 def publish_leaderboard(run_dir: Path) -> str:
-    from leaderboards.baseline import dumps, leaderboard_to_json, run_provenance
-    from leaderboards.html import render_html
-    from leaderboards.render import render_markdown
+    from leaderboards.baseline import run_provenance
+    from leaderboards.formats import render
     from leaderboards.stats import build_leaderboard
     from leaderboards.table import load_run
 
     board = build_leaderboard(load_run(run_dir), run_provenance(run_dir))
-    markdown = render_markdown(board)
-    atomic.write_text(run_dir / "leaderboard.md", markdown)
-    atomic.write_text(run_dir / "leaderboard.html", render_html(board))
-    atomic.write_text(run_dir / "leaderboard.json", dumps(leaderboard_to_json(board)))
-    return markdown
+    texts = {fmt: render(board, fmt) for fmt in ("md", "html", "json")}
+    for fmt, text in texts.items():
+        atomic.write_text(run_dir / f"leaderboard.{fmt}", text)
+    return texts["md"]
