@@ -61,7 +61,6 @@ def lora_config(config, model=None):
 
 def load_for_training(spec: ModelSpec, config, wrap_lora: bool = True):
     """(tokenizer, model) ready for a Trainer: fp32 weights (bf16 autocast on CUDA), LoRA applied if asked."""
-    import transformers
 
     from harness import models
 
@@ -73,12 +72,18 @@ def load_for_training(spec: ModelSpec, config, wrap_lora: bool = True):
     if spec.adapter:  # continuing from an adapter artifact: fold it in, then train the merged model
         model = model.merge_and_unload()
     model.config.use_cache = False
-    if config.lora and wrap_lora:
-        from peft import get_peft_model
+    return tokenizer, apply_lora(model, config) if wrap_lora else model
 
-        transformers.set_seed(config.seed)  # LoRA's random init must follow the seed like the data order
-        model = get_peft_model(model, lora_config(config, model))
-    return tokenizer, model
+
+def apply_lora(model, config):
+    """The model wrapped with the config's LoRA adapter (unchanged when `config.lora` is off)."""
+    if not config.lora:
+        return model
+    import transformers
+    from peft import get_peft_model
+
+    transformers.set_seed(config.seed)  # LoRA's random init must follow the seed like the data order
+    return get_peft_model(model, lora_config(config, model))
 
 
 def peak_memory_mb() -> float:

@@ -20,7 +20,6 @@ DPO); the mutation baseline replaces it with a mutant by default, since its vari
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import sys
 from dataclasses import dataclass, field
@@ -99,32 +98,17 @@ def model_reference(spec: ModelSpec) -> str:
 
 def _variant_source(name: str, variants: VariantConfig, spec: ModelSpec, model_ref: str | None,
                     loaded: tuple | None):
-    """(the variant source, whether it adopted `loaded`). A teacher takes `loaded` (the model about to be trained,
+    """The variant source. A teacher takes `loaded` (the model about to be trained,
     from `load_for_training(spec, config, wrap_lora=False)`) when it would load that same model the same way: fp32
     on the CPU, no adapter to merge. That saves loading it twice; it draws the samples it would draw itself."""
     source = VARIANT_SOURCES.get(name)(variants, model_ref)
     if loaded is None or spec.adapter or not isinstance(source, TeacherSource):
-        return source, False
+        return source
     if (source.sampling and source.device == "cpu" and source.dtype == "float32"
             and dataclasses.replace(source.spec, name=spec.name) == spec):
         tokenizer, model = loaded
         source.adopt(model, tokenizer)
-        return source, True
-    return source, False
-
-
-@contextlib.contextmanager
-def _generation_ready(model):
-    """load_for_training turns the KV cache off (training does not use it); sampling needs it."""
-    if model is None:
-        yield
-        return
-    before = model.config.use_cache
-    model.config.use_cache = True
-    try:
-        yield
-    finally:
-        model.config.use_cache = before
+    return source
 
 
 def pair_examples(examples: list[TrainingExample], config: VariantPairing, spec: ModelSpec, plugin: str,
@@ -144,10 +128,9 @@ def pair_examples(examples: list[TrainingExample], config: VariantPairing, spec:
             model_ref = None
         # keep_unpaired: the plugin decides what happens to them, and needs them in order to put them back
         variants = dataclasses.replace(config.variants, keep_unpaired=True)
-        source, adopted = _variant_source(config.variant_source, variants, spec, model_ref, loaded)
-        with _generation_ready(loaded[1] if adopted else None):
-            paired, variant_report = attach_variants([examples[i] for i in todo], source, variants,
-                                                     model_ref=model_ref, sandbox_name=config.sandbox)
+        source = _variant_source(config.variant_source, variants, spec, model_ref, loaded)
+        paired, variant_report = attach_variants([examples[i] for i in todo], source, variants,
+                                                 sandbox_name=config.sandbox)
         for i, example in zip(todo, paired, strict=True):
             out[i] = example
         report["variants"] = variant_report
@@ -237,5 +220,5 @@ class FaultWeightedPlugin(TrainingPlugin):
         report["examples_trained_on"] = len(paired)
         # PadCollator's defaults are the ones the loss needs: *input_ids → pad token, labels → -100, masks → 0.
         return run_training(model, paired, config, Path(output_dir), plugin=self.name, encode=encode_fault_weighted,
-                            loss_fn=trainer_loss_fn(config.loss), pad_values=None, manifest_extra={"pairs": report},
+                            loss_fn=trainer_loss_fn(config.loss), manifest_extra={"pairs": report},
                             loaded=loaded)

@@ -27,9 +27,9 @@ from typing import Any
 
 from harness.models import ModelSpec
 from plugins.artifact_saving import (
+    apply_lora,
     load_for_training,
     log_callback,
-    lora_config,
     resume_checkpoint,
     save_artifact,
 )
@@ -285,16 +285,8 @@ def run_training(spec: ModelSpec, examples: list[TrainingExample], config: Train
 
     output_dir = Path(output_dir)
     encode = encode or encode_sft
-    if loaded is None:
-        tokenizer, model = load_for_training(spec, config)
-    else:
-        tokenizer, model = loaded
-        if config.lora:
-            import transformers
-            from peft import get_peft_model
-
-            transformers.set_seed(config.seed)  # as load_for_training: LoRA's init follows the seed
-            model = get_peft_model(model, lora_config(config, model))
+    tokenizer, model = loaded or load_for_training(spec, config, wrap_lora=False)
+    model = apply_lora(model, config)
     rows = [row for example in examples if (row := encode(tokenizer, example, config)) is not None]
     if not rows:
         from harness.errors import BadInput

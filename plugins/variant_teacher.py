@@ -174,6 +174,7 @@ class TeacherSource(VariantSource):
                     temperature=c.temperature, top_p=c.top_p, top_k=0, num_return_sequences=c.n_candidates,
                     max_new_tokens=limit, pad_token_id=tok.pad_token_id, eos_token_id=eos,
                     stop_strings=["```"], tokenizer=tok,
+                    use_cache=True,  # an adopted training model has config.use_cache off; sampling needs the cache
                 )
             for row, (index, _) in enumerate(chunk):  # num_return_sequences repeats each input consecutively
                 replies, lengths = [], []
