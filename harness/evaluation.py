@@ -98,9 +98,11 @@ class VerdictCache:
         write_json(self._path(key), asdict(verdict), indent=None)
 
 
-def evaluate(cfg: EvaluateConfig, sandbox: Sandbox | None = None, quiet: bool = False) -> EvaluateSummary:
+def evaluate(cfg: EvaluateConfig, sandbox: Sandbox | None = None, quiet: bool = False,
+             dataset: Dataset | None = None) -> EvaluateSummary:
+    """`dataset`: the benchmark's release, when the caller loaded it already (a run evaluates every variant)."""
     benchmark: Benchmark = get_benchmark(cfg.benchmark, **cfg.benchmark_options())
-    dataset = benchmark.load(data_dir(cfg.data_dir))
+    dataset = dataset or benchmark.load(data_dir(cfg.data_dir))
     samples = read_samples(cfg.samples, dataset.problems)
     task_ids = select_tasks(dataset, samples, cfg.tasks, cfg.limit)
     if cfg.jobs < 1:

@@ -43,7 +43,7 @@ class EvalPlusBenchmark(Benchmark):
         return Dataset(name=self.release, version=version, hash=digest, path=str(used_path), problems=problems)
 
     def prompt(self, problem: dict) -> str:
-        return problem["prompt"]
+        return problem["prompt"].strip() + "\n"  # as evalplus.codegen gives it to the model
 
     def output_not_none(self, problem: dict) -> bool:
         return False

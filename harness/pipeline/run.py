@@ -60,9 +60,13 @@ class Shard:
 class BenchmarkPlan:
     spec: BenchmarkSpec
     task_ids: list[str]
-    dataset: dict  # name, version, hash
+    loaded: object  # harness.benchmarks.base.Dataset, loaded once: every variant's evaluation reads it
     environment: str
     limits: object  # sandboxes.base.Limits of this benchmark
+
+    @property
+    def dataset(self) -> dict:
+        return {"name": self.loaded.name, "version": self.loaded.version, "hash": self.loaded.hash}
 
     @property
     def label(self) -> str:
@@ -126,9 +130,7 @@ def plan_benchmarks(config: RunConfig, log: Log) -> tuple[list[BenchmarkPlan], d
             if spec.limit < 1:
                 raise BadInput(f"benchmark {spec.label}: limit must be at least 1")
             task_ids = task_ids[: spec.limit]
-        plans.append(BenchmarkPlan(spec, task_ids, {"name": dataset.name, "version": dataset.version,
-                                                    "hash": dataset.hash}, benchmark.environment,
-                                   benchmark.sandbox_limits()))
+        plans.append(BenchmarkPlan(spec, task_ids, dataset, benchmark.environment, benchmark.sandbox_limits()))
     if not plans:
         raise BadInput("no benchmark to run (all were skipped)")
     return plans, skipped
@@ -153,6 +155,7 @@ class ComparisonRun:
         self.plugin_configs = {v: from_dict(cls.config_class, self._plugin_table(v, cls), where=f"[plugins.{v}]")
                                for v, cls in self.plugin_classes.items()}
         self._examples = None
+        self._training_inputs: dict | None = None
         self._sandboxes: dict[str, object] = {}
         self.records: list[dict] = []
 
@@ -182,9 +185,12 @@ class ComparisonRun:
         return path
 
     def training_inputs(self) -> dict:
-        settings = self.config.training
-        return {"data": file_digest(self.training_data_path()), "limit": settings.limit,
+        if self._training_inputs is None:  # the same for every variant: the data file is hashed once per run
+            settings = self.config.training
+            self._training_inputs = {
+                "data": file_digest(self.training_data_path()), "limit": settings.limit,
                 "decontaminate": [p.spec.name for p in self.plans] if settings.decontaminate else []}
+        return self._training_inputs
 
     def training_examples(self) -> tuple[list, dict]:
         if self._examples is None:
@@ -267,17 +273,16 @@ class ComparisonRun:
         tasks = self.task_ids(plan)
         inputs = {"artifact": artifact_key, "benchmark": plan.label, "dataset": plan.dataset["hash"],
                   "tasks": tasks, "generation": to_dict(settings)}
-        if settings.samples_from:  # replayed text: the file's content, not its name, decides the outputs
-            replay = Path(settings.samples_from.format(variant=variant, benchmark=plan.label))
-            inputs["replay"] = file_digest(replay) if replay.is_file() else str(replay)
+        replay = settings.samples_from and settings.samples_from.format(variant=variant, benchmark=plan.label)
+        if replay:  # replayed text: the file's content, not its name, decides the outputs
+            inputs["replay"] = file_digest(replay) if Path(replay).is_file() else replay
         gen_config = GenerateConfig(
             model=str(self.run_dir / variant / "artifact"), benchmark=plan.spec.name,
             subset=plan.spec.subset or "full", split=plan.spec.split or "complete", tasks=tasks,
             backend=settings.backend,
             decoding=DecodingConfig(max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
                                     batch_mode=settings.batch_mode, dtype=settings.dtype),
-            samples_from=(settings.samples_from.format(variant=variant, benchmark=plan.label)
-                          if settings.samples_from else None),
+            samples_from=replay or None,
             progress=sys.stderr.isatty())
 
         def work() -> dict:
@@ -306,7 +311,7 @@ class ComparisonRun:
             cfg = EvaluateConfig(benchmark=plan.spec.name, samples=str(samples), output=str(directory / "eval"),
                                  jobs=self.config.jobs, sandbox=self.config.sandbox, tasks=self.task_ids(plan),
                                  data_dir=self.config.data_dir, subset=plan.spec.subset, split=plan.spec.split)
-            summary = evaluate(cfg, sandbox=self.sandbox(plan), quiet=True)
+            summary = evaluate(cfg, sandbox=self.sandbox(plan), quiet=True, dataset=plan.loaded)
             return {"tasks": summary.n_tasks, "base_pass": summary.base_pass, "plus_pass": summary.plus_pass,
                     "executed": summary.executed, "excluded": summary.excluded}
 
