@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from harness.data import data_dir  # noqa: E402
+from harness.core.data import data_dir  # noqa: E402
 from sandboxes.bigcodebench_env import IMAGES_DIR, ci_task_ids  # noqa: E402
 from sandboxes.environments import get_environment  # noqa: E402
 

@@ -9,7 +9,7 @@ import sys
 
 import harness.commands
 from harness import __version__
-from harness.errors import EXIT_BAD_INPUT, EXIT_INFRA, FgitBenchError
+from harness.core.errors import EXIT_BAD_INPUT, EXIT_INFRA, FgitBenchError
 
 
 class _Parser(argparse.ArgumentParser):

@@ -16,12 +16,12 @@ from datetime import datetime
 from pathlib import Path
 
 from harness import provenance
-from harness.atomic import write_json, write_jsonl
 from harness.benchmarks import get_benchmark
 from harness.benchmarks.base import Benchmark, CheckJob, Dataset, Verdict
-from harness.data import cache_root, data_dir
-from harness.errors import BadInput
-from harness.hashing import file_digest, json_digest
+from harness.core.atomic import write_json, write_jsonl
+from harness.core.data import cache_root, data_dir
+from harness.core.errors import BadInput
+from harness.core.hashing import file_digest, json_digest
 from harness.samples import read_samples
 from sandboxes import make_sandbox
 from sandboxes.base import Sandbox

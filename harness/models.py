@@ -13,8 +13,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import BadInput
-from harness.hashing import file_digest, tree_digest
+from harness.core.errors import BadInput
+from harness.core.hashing import file_digest, tree_digest
 
 EMBEDDED_MODEL = "smollm2"
 _EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -117,7 +117,7 @@ def dequantized_dir(spec: ModelSpec) -> Path | None:
     """
     if not spec.gguf_file:
         return None
-    from harness.data import cache_root
+    from harness.core.data import cache_root
 
     directory = cache_root() / "dequantized" / spec.content_hash()[:32]
     return directory if (directory / _DEQUANTIZED_MARKER).is_file() else None
@@ -129,7 +129,7 @@ def _save_dequantized(spec: ModelSpec, model) -> None:
     import shutil
     import tempfile
 
-    from harness.data import cache_root
+    from harness.core.data import cache_root
 
     final = cache_root() / "dequantized" / spec.content_hash()[:32]
     if final.exists():

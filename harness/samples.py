@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 
 
 def read_samples(path: str | Path, known_tasks: dict) -> dict[str, dict]:

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import __version__
-from harness.errors import BadInput
-from harness.hashing import json_digest
+from harness.core.errors import BadInput
+from harness.core.hashing import json_digest
 from leaderboards.stats import Leaderboard
 from leaderboards.table import (
     comparable,

@@ -15,8 +15,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import atomic
-from harness.errors import EXIT_OK, EXIT_REGRESSION, BadInput
+from harness.core import atomic
+from harness.core.errors import EXIT_OK, EXIT_REGRESSION, BadInput
 from leaderboards.baseline import PassTable, load_pass_table
 from leaderboards.defaults import DEFAULT_ALPHA, DEFAULT_MAX_DROP_PP
 from leaderboards.stats import mcnemar_exact

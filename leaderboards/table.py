@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 
 RESULTS_RELPATH = Path("eval") / "results.jsonl"
 COLUMNS = ["variant", "benchmark", "metric", "task_id", "passed", "status", "detail", "excluded"]

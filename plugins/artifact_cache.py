@@ -23,10 +23,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from harness.atomic import write_json
-from harness.config import to_dict
-from harness.errors import BadInput
-from harness.hashing import json_digest
+from harness.core.atomic import write_json
+from harness.core.config import to_dict
+from harness.core.errors import BadInput
+from harness.core.hashing import json_digest
 from harness.models import ARTIFACT_MANIFEST, ModelSpec
 from plugins.base import PLUGINS, TrainingExample
 

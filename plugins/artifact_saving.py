@@ -16,10 +16,10 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from harness.atomic import append_jsonl, read_journal, write_json, write_jsonl
-from harness.config import to_dict
-from harness.errors import BadInput
-from harness.hashing import text_digest
+from harness.core.atomic import append_jsonl, read_journal, write_json, write_jsonl
+from harness.core.config import to_dict
+from harness.core.errors import BadInput
+from harness.core.hashing import text_digest
 from harness.models import ARTIFACT_MANIFEST, ModelSpec
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from harness.core.registry import Registry
 from harness.models import ModelSpec
-from harness.registry import Registry
 
 
 @dataclass

@@ -6,7 +6,7 @@ import datetime
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.atomic import write_json
+from harness.core.atomic import write_json
 from harness.models import ARTIFACT_MANIFEST, ModelSpec
 from plugins.base import TrainingExample, TrainingPlugin, register
 

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from harness.config import to_dict
-from harness.errors import BadInput, FgitBenchError, InfraError
-from harness.hashing import file_digest
+from harness.core.config import to_dict
+from harness.core.errors import BadInput, FgitBenchError, InfraError
+from harness.core.hashing import file_digest
 from plugins.base import TrainingExample
 
 BENCHMARKS = ("humaneval", "mbpp", "bigcodebench")

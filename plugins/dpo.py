@@ -18,7 +18,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 from harness.models import ModelSpec
 from plugins.artifact_saving import (
     load_for_training,

@@ -22,8 +22,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from harness.errors import BadInput
-from harness.registry import Registry
+from harness.core.errors import BadInput
+from harness.core.registry import Registry
 
 EMBEDDINGS: Registry[type[Embedder]] = Registry("embedding method")
 UNIXCODER = "microsoft/unixcoder-base"

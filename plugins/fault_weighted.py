@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 from harness.models import ModelSpec, resolve_model
 from plugins.base import TrainingExample, TrainingPlugin
 from plugins.fgit_loss import FGitLossConfig, trainer_loss_fn

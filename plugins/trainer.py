@@ -289,7 +289,7 @@ def run_training(spec: ModelSpec, examples: list[TrainingExample], config: Train
     model = apply_lora(model, config)
     rows = [row for example in examples if (row := encode(tokenizer, example, config)) is not None]
     if not rows:
-        from harness.errors import BadInput
+        from harness.core.errors import BadInput
 
         raise BadInput(f"no example fits max_length={config.max_length}: every prompt fills it")
     _, trainer_class = trainer_classes()

@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from harness.atomic import write_json
-from harness.config import to_dict
-from harness.errors import BadInput
-from harness.hashing import file_digest, json_digest
+from harness.core.atomic import write_json
+from harness.core.config import to_dict
+from harness.core.errors import BadInput
+from harness.core.hashing import file_digest, json_digest
 from plugins.base import TrainingExample
 
 # Column names the common instruction-tuning sets use, in order of preference.

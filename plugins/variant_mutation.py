@@ -25,7 +25,7 @@ import io
 import random
 import warnings
 
-from harness.hashing import json_digest, text_digest
+from harness.core.hashing import json_digest, text_digest
 from plugins.base import TrainingExample
 from plugins.variants import VARIANT_SOURCES, OnCandidates, VariantSource
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import importlib.metadata
 
+from harness.core.hashing import json_digest
 from harness.generation.base import BACKENDS, DecodingConfig, GenerationRequest
-from harness.hashing import json_digest
 from harness.models import EMBEDDED_MODEL, resolve_model
 from plugins.base import TrainingExample
 from plugins.variants import VARIANT_SOURCES, OnCandidates, VariantSource

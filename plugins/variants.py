@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from harness.atomic import write_json
-from harness.config import to_dict
-from harness.hashing import json_digest
-from harness.registry import Registry
+from harness.core.atomic import write_json
+from harness.core.config import to_dict
+from harness.core.hashing import json_digest
+from harness.core.registry import Registry
 from plugins.base import TrainingExample
 
 CACHE_VERSION = 1  # bump when the meaning of a cached entry changes

@@ -23,8 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-from harness.data import cache_root
-from harness.errors import BadInput, InfraError
+from harness.core.data import cache_root
+from harness.core.errors import BadInput, InfraError
 from sandboxes.environments import ENVIRONMENTS, Environment, ImageRecipe
 
 IMAGES_DIR = Path(__file__).resolve().parent / "images" / "bigcodebench"
@@ -205,9 +205,9 @@ def ground_truth_check(argv: list[str]) -> int:
     its reason; exit 1 when the pass rate is below --min-rate."""
     import argparse
 
-    from harness.atomic import write_json
     from harness.benchmarks.bigcodebench import BigCodeBench, gt_report
-    from harness.data import cache_root, data_dir
+    from harness.core.atomic import write_json
+    from harness.core.data import cache_root, data_dir
     from sandboxes import make_sandbox
 
     parser = argparse.ArgumentParser(prog="python -m sandboxes.bigcodebench_env check")
@@ -246,7 +246,7 @@ def ground_truth_check(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     """`python -m sandboxes.bigcodebench_env [build] [full|ci]` builds the host venv;
     `python -m sandboxes.bigcodebench_env check [--subset hard] ...` builds it and runs the ground-truth check."""
-    from harness.errors import FgitBenchError
+    from harness.core.errors import FgitBenchError
 
     args = list(sys.argv[1:] if argv is None else argv)
     command = args.pop(0) if args and args[0] in ("build", "check") else "build"

@@ -26,7 +26,7 @@ from typing import Any
 
 import psutil
 
-from harness.errors import InfraError
+from harness.core.errors import InfraError
 from sandboxes.base import SANDBOXES, Limits, Sandbox, WorkerHandle
 from sandboxes.cgroups import CgroupFactory, WorkerCgroup
 from sandboxes.environments import get_environment

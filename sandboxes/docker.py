@@ -26,7 +26,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InfraError
+from harness.core.errors import InfraError
 from sandboxes.base import SANDBOXES, Limits, Sandbox, WorkerHandle, process_start, same_process_alive
 from sandboxes.cgroups import oom_counter_file, read_oom_kills
 from sandboxes.environments import get_environment

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.registry import Registry
+from harness.core.registry import Registry
 
 IMAGES_DIR = Path(__file__).resolve().parent / "images"
 

@@ -22,8 +22,8 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
-from harness.errors import InfraError
-from harness.hashing import json_digest, tree_digest
+from harness.core.errors import InfraError
+from harness.core.hashing import json_digest, tree_digest
 from sandboxes.environments import Environment, ImageRecipe
 
 LABEL_HASH = "fgit-bench.input-hash"

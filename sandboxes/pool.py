@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from harness.errors import InfraError
+from harness.core.errors import InfraError
 from sandboxes.base import JobResult, WorkerHandle
 from sandboxes.protocol import XFER, encode, encode_blob
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 from harness.benchmarks import get_benchmark
-from harness.data import data_dir
+from harness.core.data import data_dir
 
 BROKEN_BODY = "    raise NotImplementedError('broken on purpose')\n"
 

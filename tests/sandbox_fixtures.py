@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from harness.benchmarks import get_benchmark
-from harness.data import data_dir
+from harness.core.data import data_dir
 from sandboxes import make_sandbox
 from sandboxes.base import JobResult, Limits, Sandbox
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from harness.benchmarks import get_benchmark
-from harness.errors import BadInput, InfraError
+from harness.core.errors import BadInput, InfraError
 from sandboxes.bigcodebench_env import ENV_DIR, ENV_PROFILE, ENV_PY310, MARKER, ci_task_ids, find_python310
 from sandboxes.environments import get_environment
 from tests.conftest import read_jsonl, run_cli, write_jsonl

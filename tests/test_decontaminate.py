@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 from plugins.decontaminate import decontaminate, normalize_benchmarks
 from plugins.training_data import make_example
 

@@ -118,8 +118,8 @@ def test_dpo_starts_at_log2_and_moves_away_from_the_frozen_reference(tmp_path, q
 
 
 def test_config_names_the_variant_source_and_pair_files_keep_their_variants(quixbugs):
-    from harness.config import from_dict
-    from harness.errors import BadInput
+    from harness.core.config import from_dict
+    from harness.core.errors import BadInput
     from plugins.fault_weighted import pair_examples
 
     assert DPOVariantConfig().variant_source == "teacher"  # the paper: DPO on the teacher's pairs

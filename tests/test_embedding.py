@@ -43,7 +43,7 @@ def test_auto_falls_back_to_char_ngram_with_the_reason_when_unixcoder_is_missing
 
 
 def test_unknown_method_is_bad_input():
-    from harness.errors import BadInput
+    from harness.core.errors import BadInput
 
     with pytest.raises(BadInput, match="did you mean 'char-ngram'"):
         make_embedder("char-ngam")

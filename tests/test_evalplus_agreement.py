@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.data import decompressed
+from harness.core.data import decompressed
 from harness.evaluation import EvaluateConfig, evaluate
 from tests.conftest import read_jsonl, write_jsonl
 

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from transformers import LlamaConfig, LlamaForCausalLM
 from transformers.models.llama.modeling_llama import LlamaRMSNorm
 
-from harness.config import from_dict
-from harness.errors import BadInput
+from harness.core.config import from_dict
+from harness.core.errors import BadInput
 from harness.models import load_tokenizer, resolve_model
 from plugins.fgit_loss import (
     FGitLossConfig,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.config import from_dict
+from harness.core.config import from_dict
 from harness.models import resolve_model
 from plugins.artifact_cache import cache_root
 from plugins.fault_weighted import FaultWeightedConfig, encode_fault_weighted, pair_examples

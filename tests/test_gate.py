@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 from leaderboards.gate import run_gate
 
 N_HUMANEVAL = 120

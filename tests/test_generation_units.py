@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 from harness.generation.base import DecodingConfig, cut_at_stop
 from harness.generation.cache import GenerationCache
 from harness.generation.prompts import choose_style, extract, make_template

@@ -21,8 +21,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from harness.core.hashing import file_digest
 from harness.evaluation import EvaluateConfig, evaluate
-from harness.hashing import file_digest
 from sandboxes.base import Limits
 from sandboxes.process import SOURCE_ROOT
 from tests.hostile_programs import CORRECT_TASKS, PROGRAMS, render

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 from leaderboards.baseline import dumps, leaderboard_to_json, pass_table_from_json, run_provenance
 from leaderboards.html import render_html
 from leaderboards.render import render_csv, render_markdown, render_tex

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 from harness.models import load_model, load_tokenizer, resolve_model
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import InfraError
+from harness.core.errors import InfraError
 from harness.evaluation import EvaluateConfig, evaluate
 from sandboxes.base import Limits
 from sandboxes.environments import ImageRecipe, get_environment

@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from harness.config import from_dict
-from harness.errors import BadInput
+from harness.core.config import from_dict
+from harness.core.errors import BadInput
 from harness.models import load_model, resolve_model
 from plugins.sft import SFTPlugin, SFTVariantConfig
 from plugins.trainer import (

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.config import to_dict
+from harness.core.config import to_dict
 from harness.pipeline.config import load_run_config
 from leaderboards.baseline import pass_table_from_json
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 from plugins.training_data import (
     extract_python_code,
     load_pairs_file,

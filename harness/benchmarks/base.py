@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from harness.errors import BadInput
-from harness.registry import Registry
+from harness.core.errors import BadInput
+from harness.core.registry import Registry
 from sandboxes.base import JobResult, Limits, Sandbox
 
 

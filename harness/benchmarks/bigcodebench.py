@@ -29,11 +29,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.atomic import write_json
 from harness.benchmarks.base import BENCHMARKS, Benchmark, CheckJob, Dataset, GatePlan, Verdict
-from harness.data import find_release_file
-from harness.errors import InfraError
-from harness.hashing import json_digest
+from harness.core.atomic import write_json
+from harness.core.data import find_release_file
+from harness.core.errors import InfraError
+from harness.core.hashing import json_digest
 from sandboxes.base import JobResult, Limits, Sandbox
 
 TIMEOUT_LIMIT = 240.0  # bigcodebench.eval.utils.TIMEOUT_LIMIT

@@ -13,11 +13,11 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from harness.atomic import write_bytes
 from harness.benchmarks.base import BENCHMARKS, Benchmark, CheckJob, Dataset, Verdict
-from harness.data import find_release_file
-from harness.errors import InfraError
-from harness.hashing import text_digest
+from harness.core.atomic import write_bytes
+from harness.core.data import find_release_file
+from harness.core.errors import InfraError
+from harness.core.hashing import text_digest
 from sandboxes.base import JobResult, Sandbox
 
 MIN_TIME_LIMIT = 1.0  # evalplus 0.3.1 DEFAULT_MIN_TIME_LIMIT

@@ -6,8 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-from harness.atomic import write_json, write_jsonl
-from harness.errors import EXIT_OK, EXIT_REGRESSION, BadInput
+from harness.core.atomic import write_json, write_jsonl
+from harness.core.errors import EXIT_OK, EXIT_REGRESSION, BadInput
 
 
 def register(subparsers) -> None:

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 
 # hybrid value → ANSI style: 1 yellow background, 2 bold white on red
 _STYLES = {1: "\x1b[30;43m", 2: "\x1b[1;97;41m"}

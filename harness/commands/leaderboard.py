@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from harness import atomic
-from harness.errors import BadInput
+from harness.core import atomic
+from harness.core.errors import BadInput
 from leaderboards.defaults import DEFAULT_RESAMPLES, DEFAULT_SEED
 from leaderboards.formats import FORMATS, render
 

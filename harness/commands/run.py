@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from harness.errors import EXIT_OK
+from harness.core.errors import EXIT_OK
 
 
 def register(subparsers) -> None:

@@ -6,7 +6,7 @@ import inspect
 import pkgutil
 import sys
 
-from harness.errors import BadInput, InfraError
+from harness.core.errors import BadInput, InfraError
 
 
 def register(subparsers) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 
 _ALL_BENCHMARKS = "humaneval,mbpp,bigcodebench"
 
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     import plugins  # noqa: F401  (registers every plugin)
-    from harness.config import load_toml
+    from harness.core.config import load_toml
     from harness.models import resolve_model
     from plugins.artifact_cache import cache_root, train_cached
     from plugins.base import PLUGINS

@@ -13,7 +13,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 
 T = TypeVar("T")
 

@@ -7,10 +7,10 @@ import os
 import shutil
 from pathlib import Path
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 
 ENV_DATA_DIR = "FGIT_BENCH_DATA"
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def cache_root() -> Path:

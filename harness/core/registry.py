@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 
 T = TypeVar("T")
 

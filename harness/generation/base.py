@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from harness.registry import Registry
+from harness.core.registry import Registry
 
 BACKENDS: Registry = Registry("generation backend")
 

@@ -12,15 +12,15 @@ import json
 import os
 from pathlib import Path
 
-from harness.atomic import write_json
-from harness.hashing import json_digest
+from harness.core.atomic import write_json
+from harness.core.hashing import json_digest
 
 KEY_VERSION = 1  # bump when the meaning of an entry changes
 
 
 def default_root() -> Path:
     """$FGIT_BENCH_CACHE/generations, else ~/.cache/fgit-bench/generations."""
-    from harness.data import cache_root
+    from harness.core.data import cache_root
 
     return cache_root() / "generations"
 

@@ -11,7 +11,8 @@ import importlib.metadata
 import os
 from pathlib import Path
 
-from harness.errors import BadInput, FgitBenchError, InfraError
+from harness.core.errors import BadInput, FgitBenchError, InfraError
+from harness.core.hashing import text_digest
 from harness.generation.base import (
     BACKENDS,
     Backend,
@@ -23,7 +24,6 @@ from harness.generation.base import (
     default_row_block,
 )
 from harness.generation.cache import GenerationCache
-from harness.hashing import text_digest
 from harness.models import ModelSpec, load_model, load_tokenizer, resolve_model
 
 _STOP_TAIL_TOKENS = 16  # stop strings are shorter than this many tokens: decode only the tail to look for them

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 from transformers.modeling_utils import AttentionInterface
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 
 ATTENTION_NAME = "fgit_ragged"
 _ROW_BLOCK: contextvars.ContextVar[int | None] = contextvars.ContextVar("fgit_row_block", default=None)

@@ -16,7 +16,8 @@ import urllib.error
 import urllib.request
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-from harness.errors import BadInput, InfraError
+from harness.core.errors import BadInput, InfraError
+from harness.core.hashing import json_digest
 from harness.generation.base import (
     BACKENDS,
     Backend,
@@ -26,7 +27,6 @@ from harness.generation.base import (
     OnOutput,
     cut_at_stop,
 )
-from harness.hashing import json_digest
 
 CHAT_API = "openai-chat-api"  # stands in for a chat template: the endpoint formats chat messages itself
 _MAX_STOP = 4  # OpenAI accepts at most 4 stop sequences; the rest are cut locally

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from harness.errors import BadInput
-from harness.hashing import json_digest
+from harness.core.errors import BadInput
+from harness.core.hashing import json_digest
 
 # evalplus 0.3.1 codegen / bigcodebench generate defaults.
 INSTRUCTION_PREFIX = (

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
+from harness.core.hashing import file_digest
 from harness.generation.base import BACKENDS, Backend, BackendIdentity, GenerationOutput
-from harness.hashing import file_digest
 
 REPLAY_TEMPLATE = "replay"  # stands in for a chat template: the text is taken as the model's answer
 

@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 
-from harness.errors import BadInput, FgitBenchError
+from harness.core.errors import BadInput, FgitBenchError
 from harness.generation.base import (
     BACKENDS,
     BATCH_MODES,

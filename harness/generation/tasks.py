@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from harness.data import data_dir
-from harness.errors import BadInput
+from harness.core.data import data_dir
+from harness.core.errors import BadInput
 
 
 class TaskPrompt(NamedTuple):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib.util
 import os
 
-from harness.errors import BadInput
+from harness.core.errors import BadInput
 from harness.generation.base import BACKENDS, Backend, BackendIdentity, GenerationOutput, cut_at_stop
 from harness.generation.hf import HFBackend, _version
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from harness.config import from_dict, read_toml
-from harness.errors import BadInput
+from harness.core.config import from_dict, read_toml
+from harness.core.errors import BadInput
 
 DEFAULT_VARIANTS = ["base", "sft", "dpo", "mutation", "fgit"]
 

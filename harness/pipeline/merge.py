@@ -14,8 +14,8 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from harness.atomic import write_json, write_jsonl
-from harness.errors import BadInput
+from harness.core.atomic import write_json, write_jsonl
+from harness.core.errors import BadInput
 from harness.pipeline.run import MANIFEST
 from leaderboards.table import sort_tasks
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness import atomic
+from harness.core import atomic
 
 
 def publish_leaderboard(run_dir: Path) -> str:

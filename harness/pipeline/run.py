@@ -22,10 +22,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.atomic import write_json
-from harness.config import from_dict, to_dict
-from harness.errors import BadInput
-from harness.hashing import file_digest, json_digest
+from harness.core.atomic import write_json
+from harness.core.config import from_dict, to_dict
+from harness.core.errors import BadInput
+from harness.core.hashing import file_digest, json_digest
 from harness.pipeline.config import BenchmarkSpec, RunConfig, merge_tables
 from harness.pipeline.stages import StageRecord, run_stage
 
@@ -105,7 +105,7 @@ def plan_benchmarks(config: RunConfig, log: Log) -> tuple[list[BenchmarkPlan], d
     """Load each benchmark (upstream loader), fix its task slice; optional ones without an environment are
     skipped with the reason."""
     from harness.benchmarks import get_benchmark
-    from harness.data import data_dir
+    from harness.core.data import data_dir
 
     plans, skipped = [], {}
     labels = [spec.label for spec in config.benchmarks]
@@ -173,7 +173,7 @@ class ComparisonRun:
         return {"ref": self.config.model, "hash": spec.content_hash()}
 
     def training_data_path(self) -> Path:
-        from harness.data import data_dir
+        from harness.core.data import data_dir
 
         path = Path(self.config.training.data)
         if not path.exists() and not path.is_absolute():
@@ -263,7 +263,7 @@ class ComparisonRun:
         return self.shard.select(plan.task_ids) if self.shard else plan.task_ids
 
     def generate(self, variant: str, plan: BenchmarkPlan, artifact_key: str, backend_holder: dict) -> StageRecord:
-        from harness.atomic import write_jsonl
+        from harness.core.atomic import write_jsonl
         from harness.generation import DecodingConfig, GenerateConfig, generate_samples
         from harness.generation.cache import GenerationCache
         from harness.generation.runner import make_backend, resolve

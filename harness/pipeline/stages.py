@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.atomic import write_json
-from harness.hashing import json_digest
+from harness.core.atomic import write_json
+from harness.core.hashing import json_digest
 
 
 @dataclass
