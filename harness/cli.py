@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from harness import catalog
+
+    catalog.install()  # the leaderboard's labels and columns come from the plugin and benchmark registries
     try:
         code = args.func(args)
     except FgitBenchError as exc:

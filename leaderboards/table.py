@@ -9,47 +9,18 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from harness.core.errors import BadInput
+from leaderboards import naming
+from leaderboards.naming import MetricSpec
 
 RESULTS_RELPATH = Path("eval") / "results.jsonl"
 COLUMNS = ["variant", "benchmark", "metric", "task_id", "passed", "status", "detail", "excluded"]
 
 
-@dataclass(frozen=True)
-class MetricSpec:
-    """One leaderboard column: which benchmark, and whether it reads the base or the plus (extra) tests."""
-
-    name: str
-    benchmark: str
-    plus: bool
-
-
-# The paper's columns, in the paper's order. Other benchmarks get generic columns after these.
-KNOWN_METRICS = [
-    MetricSpec("HumanEval", "humaneval", False),
-    MetricSpec("HumanEval+", "humaneval", True),
-    MetricSpec("MBPP", "mbpp", False),
-    MetricSpec("MBPP+", "mbpp", True),
-    MetricSpec("BCB-full", "bigcodebench-full", False),
-    MetricSpec("BCB-hard", "bigcodebench-hard", False),
-]
-_KNOWN_BY_KEY = {(m.benchmark, m.plus): m for m in KNOWN_METRICS}
-# BigCodeBench has a single test suite: its metrics never read plus_pass.
-_BASE_ONLY = {"bigcodebench-full", "bigcodebench-hard"}
-
-VARIANT_ORDER = ["base", "sft", "dpo", "mutation", "fgit"]
-VARIANT_LABELS = {
-    "base": "Base",
-    "sft": "Standard-SFT",
-    "dpo": "DPO",
-    "mutation": "Mutation-based",
-    "fgit": "FGit",
-}
 _STATUSES = {"pass", "fail", "timeout"}
 
 
@@ -65,28 +36,28 @@ def sort_tasks(task_ids) -> list[str]:
 
 
 def variant_label(variant: str) -> str:
-    return VARIANT_LABELS.get(variant, variant)
+    declared = naming.current().variant(variant)
+    return declared[1] if declared else variant
 
 
 def metric_spec(benchmark: str, plus: bool) -> MetricSpec | None:
-    if benchmark in _BASE_ONLY and plus:
-        return None
-    known = _KNOWN_BY_KEY.get((benchmark, plus))
-    if known is not None:
-        return known
+    """The column of `benchmark`'s base or plus tests; None for plus where the benchmark declares base only."""
+    declared = naming.current().metrics(benchmark)
+    if declared is not None:
+        return next((m for m in declared if m.plus == plus), None)
     return MetricSpec(benchmark + ("+" if plus else ""), benchmark, plus)
 
 
 def order_variants(names) -> list[str]:
-    names = set(names)
-    known = [v for v in VARIANT_ORDER if v in names]
-    return known + sorted(names - set(VARIANT_ORDER))
+    """Declared display order (the plugins' `order`), then undeclared names alphabetically."""
+    lookup = naming.current().variant
+    return sorted(set(names), key=lambda v: (0, lookup(v)[0], v) if lookup(v) else (1, 0, v))
 
 
 def order_metrics(names) -> list[str]:
     names = set(names)
-    known = [m.name for m in KNOWN_METRICS if m.name in names]
-    return known + sorted(names - {m.name for m in KNOWN_METRICS})
+    known = [m.name for m in naming.current().known_metrics()]
+    return [m for m in known if m in names] + sorted(names - set(known))
 
 
 def find_results(run_dir: str | Path) -> list[tuple[str, str, Path]]:

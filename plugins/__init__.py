@@ -1,11 +1,6 @@
-"""Training variants. Each module registers a `TrainingPlugin` in `plugins.base.PLUGINS`.
+"""Training variants. Each module registers a `TrainingPlugin` with `@register(name)` (plugins.base.PLUGINS).
 
-Importing this package imports every plugin module so the registry is complete.
+Nothing is imported here: the registry finds the modules by reading their source and imports only the plugin it
+is asked for (so `fgit-bench run` with every stage cached never imports torch). Plugins published as their own
+packages register through the `fgit_bench.plugins` entry point group.
 """
-
-import importlib
-import pkgutil
-
-for _info in pkgutil.iter_modules(__path__):
-    if _info.name != "base" and not _info.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_info.name}")

@@ -29,15 +29,28 @@ class TrainingExample:
 
 
 class TrainingPlugin(ABC):
-    """Subclasses set `name` (the registry key) and `config_class` (a dataclass, loadable from TOML)."""
+    """Everything about a training method is declared here, once: `name` (the registry key and the TOML table
+    `[plugins.<name>]`), `label` (the leaderboard's display name), `order` (display order: base 0, sft 10, dpo 20,
+    mutation 30, fgit 40, new methods 50 and up), `needs_data` (whether it trains on a training set) and
+    `config_class` (a dataclass whose fields carry `metadata={"help": ...}`, trl's `*Config` style)."""
 
     name: ClassVar[str]
+    label: ClassVar[str]  # default: the name
+    order: ClassVar[int] = 100
+    needs_data: ClassVar[bool] = True
     config_class: ClassVar[type]
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "label" not in cls.__dict__ and "name" in cls.__dict__:
+            cls.label = cls.name
 
     @abstractmethod
     def train(self, model: ModelSpec, examples: list[TrainingExample], config: Any, output_dir: Path) -> Path:
         """Train and write the artifact into `output_dir`; return `output_dir`."""
 
 
-PLUGINS: Registry[type[TrainingPlugin]] = Registry("training variant")
+PLUGINS: Registry[type[TrainingPlugin]] = Registry("training variant", TrainingPlugin, package="plugins",
+                                                   markers=("register", "PLUGINS.register"),
+                                                   group="fgit_bench.plugins")
 register = PLUGINS.register

@@ -19,6 +19,8 @@ class BaseVariantConfig:
 @register("base")
 class BasePlugin(TrainingPlugin):
     name = "base"
+    label = "Base"
+    order = 0
     config_class = BaseVariantConfig
     needs_data = False  # the train command skips loading and decontaminating data
 

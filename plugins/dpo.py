@@ -83,6 +83,8 @@ def _dpo_trainer_class():
 @register("dpo")
 class DPOPlugin(TrainingPlugin):
     name = "dpo"
+    label = "DPO"
+    order = 20
     config_class = DPOVariantConfig
 
     def train(self, model: ModelSpec, examples: list[TrainingExample], config: DPOVariantConfig,

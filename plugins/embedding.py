@@ -25,7 +25,8 @@ import numpy as np
 from harness.core.errors import BadInput
 from harness.core.registry import Registry
 
-EMBEDDINGS: Registry[type[Embedder]] = Registry("embedding method")
+EMBEDDINGS: Registry[type[Embedder]] = Registry("embedding method", "plugins.embedding:Embedder", package="plugins",
+                                                markers=("EMBEDDINGS.register",), group="fgit_bench.embeddings")
 UNIXCODER = "microsoft/unixcoder-base"
 _WHITESPACE = re.compile(r"\s+")
 

@@ -20,4 +20,6 @@ class FGitVariantConfig(FaultWeightedConfig):
 @register("fgit")
 class FGitPlugin(FaultWeightedPlugin):
     name = "fgit"
+    label = "FGit"
+    order = 40
     config_class = FGitVariantConfig

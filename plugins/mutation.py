@@ -22,4 +22,6 @@ class MutationVariantConfig(FaultWeightedConfig):
 @register("mutation")
 class MutationPlugin(FaultWeightedPlugin):
     name = "mutation"
+    label = "Mutation-based"
+    order = 30
     config_class = MutationVariantConfig

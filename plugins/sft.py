@@ -19,6 +19,8 @@ class SFTVariantConfig(TrainingConfig):
 @register("sft")
 class SFTPlugin(TrainingPlugin):
     name = "sft"
+    label = "Standard-SFT"
+    order = 10
     config_class = SFTVariantConfig
 
     def train(self, model: ModelSpec, examples: list[TrainingExample], config: SFTVariantConfig,

@@ -102,7 +102,9 @@ class VariantSource:
         """Release models."""
 
 
-VARIANT_SOURCES: Registry[type[VariantSource]] = Registry("variant source")
+VARIANT_SOURCES: Registry[type[VariantSource]] = Registry("variant source", VariantSource, package="plugins",
+                                                          markers=("VARIANT_SOURCES.register",),
+                                                          group="fgit_bench.variant_sources")
 
 
 def load_sources() -> None:

@@ -6,8 +6,6 @@ import `harness` at import time: `SANDBOXES`, `Limits` and `Sandbox` are loaded 
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
 import sys
 from typing import TYPE_CHECKING
@@ -27,17 +25,10 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'sandboxes' has no attribute {name!r}")
 
 
-def _import_backends() -> None:
-    for name in AUTO_ORDER:
-        if importlib.util.find_spec(f"sandboxes.{name}") is not None:
-            importlib.import_module(f"sandboxes.{name}")
-
-
 def make_sandbox(name: str, jobs: int = 1, environment: str = "evalplus", limits: Limits | None = None,
                  announce: bool = True) -> Sandbox:
     from sandboxes.base import SANDBOXES
 
-    _import_backends()
     if name == "auto":
         reasons = []
         for candidate in AUTO_ORDER:
@@ -58,7 +49,6 @@ def check_backend(name: str, environment: str = "evalplus") -> tuple[bool, str]:
     its interpreter)."""
     from sandboxes.base import SANDBOXES
 
-    _import_backends()
     backend = SANDBOXES.get(name)
     if "environment" in inspect.signature(backend.check).parameters:
         return backend.check(environment=environment)
@@ -68,7 +58,6 @@ def check_backend(name: str, environment: str = "evalplus") -> tuple[bool, str]:
 def check_all() -> list[tuple[str, bool, str]]:
     from sandboxes.base import SANDBOXES
 
-    _import_backends()
     return [(name, *SANDBOXES.get(name).check()) for name in AUTO_ORDER if name in SANDBOXES]
 
 

@@ -148,7 +148,8 @@ def _cpu_model() -> str:
     return platform.processor()
 
 
-SANDBOXES: Registry[type[Sandbox]] = Registry("sandbox")
+SANDBOXES: Registry[type[Sandbox]] = Registry("sandbox", Sandbox, package="sandboxes", markers=("SANDBOXES.register",),
+                                               group="fgit_bench.sandboxes")
 
 
 def process_start(pid: int) -> float | None:

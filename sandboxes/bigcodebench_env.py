@@ -196,7 +196,7 @@ def _build_env() -> dict[str, str]:
 
 
 # Registered once: `python -m sandboxes.bigcodebench_env` runs this file as __main__ and may import it again.
-if "bigcodebench" not in ENVIRONMENTS:
+if not ENVIRONMENTS.loaded("bigcodebench"):
     ENVIRONMENTS.register("bigcodebench")(BigCodeBenchEnvironment())
 
 

@@ -67,7 +67,9 @@ class Environment(ABC):
         return build_recipe_image(self, recipe, client, offline=offline)
 
 
-ENVIRONMENTS: Registry[Environment] = Registry("sandbox environment")
+ENVIRONMENTS: Registry[Environment] = Registry("sandbox environment", Environment, package="sandboxes",
+                                               markers=("ENVIRONMENTS.register",),
+                                               group="fgit_bench.environments", instances=True)
 
 
 class EvalPlusEnvironment(Environment):

@@ -31,6 +31,14 @@ def isolated_cache(tmp_path_factory):
         os.environ["FGIT_BENCH_CACHE"] = old
 
 
+@pytest.fixture(scope="session", autouse=True)
+def leaderboard_naming():
+    """What the CLI does first: the leaderboard's labels and columns come from the registries."""
+    from harness import catalog
+
+    catalog.install()
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     assert SHARED_DATA.is_dir(), f"benchmark data missing: {SHARED_DATA}"

@@ -60,6 +60,16 @@ class Benchmark(ABC):
     environment: ClassVar[str] = "evalplus"  # the sandbox environment its checks need
     has_plus: ClassVar[bool] = True  # evalplus-style base + plus tests (False: one status per task)
     option_choices: ClassVar[dict[str, tuple[str, ...]]] = {}  # option -> allowed values; the first is the default
+    order: ClassVar[int] = 100  # leaderboard column order (humaneval 10, mbpp 20, bigcodebench 30; new ones 100)
+    # result name (`result_name`, per option set) -> leaderboard column names: (base,) or (base, plus);
+    # None: the name, and name + "+" where the benchmark has plus tests
+    columns: ClassVar[dict[str, tuple[str, ...]] | None] = None
+
+    @classmethod
+    def metric_columns(cls) -> dict[str, tuple[str, ...]]:
+        if cls.columns is not None:
+            return cls.columns
+        return {cls.name: (cls.name, cls.name + "+") if cls.has_plus else (cls.name,)}
 
     def __init__(self, **options: str):
         for key, value in options.items():
@@ -127,10 +137,9 @@ class Benchmark(ABC):
         return None
 
 
-BENCHMARKS: Registry[type[Benchmark]] = Registry("benchmark")
+BENCHMARKS: Registry[type[Benchmark]] = Registry("benchmark", Benchmark, package="harness.benchmarks",
+                                                 markers=("BENCHMARKS.register",), group="fgit_bench.benchmarks")
 
 
 def get_benchmark(name: str, **options: str) -> Benchmark:
-    import harness.benchmarks  # noqa: F401  (registers the built-in benchmarks)
-
     return BENCHMARKS.get(name)(**options)

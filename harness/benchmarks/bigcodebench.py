@@ -58,6 +58,8 @@ GT_FORMAT = 3  # of the ground-truth cache entries: {"status", "details", "error
 @BENCHMARKS.register("bigcodebench")
 class BigCodeBench(Benchmark):
     name = "bigcodebench"
+    order = 30
+    columns = {"bigcodebench-full": ("BCB-full",), "bigcodebench-hard": ("BCB-hard",)}  # one test suite: base only
     environment = "bigcodebench"
     has_plus = False
     option_choices = {"subset": ("full", "hard"), "split": ("complete", "instruct")}

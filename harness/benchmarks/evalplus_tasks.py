@@ -121,6 +121,8 @@ class EvalPlusBenchmark(Benchmark):
 @BENCHMARKS.register("humaneval")
 class HumanEvalPlus(EvalPlusBenchmark):
     name = "humaneval"
+    order = 10
+    columns = {"humaneval": ("HumanEval", "HumanEval+")}
     dataset_name = "humaneval"
     release = "HumanEvalPlus"
     release_files = ["HumanEvalPlus-v0.1.10.jsonl", "HumanEvalPlus-v0.1.10.jsonl.gz"]
@@ -142,6 +144,8 @@ class HumanEvalPlus(EvalPlusBenchmark):
 @BENCHMARKS.register("mbpp")
 class MbppPlus(EvalPlusBenchmark):
     name = "mbpp"
+    order = 20
+    columns = {"mbpp": ("MBPP", "MBPP+")}
     dataset_name = "mbpp"
     release = "MbppPlus"
     release_files = ["MbppPlus-v0.2.0.jsonl", "MbppPlus-v0.2.0.jsonl.gz"]

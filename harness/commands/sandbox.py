@@ -68,10 +68,9 @@ def run_build(args) -> int:
 
 
 def run_check(args) -> int:
-    from sandboxes import AUTO_ORDER, _import_backends, check_backend
+    from sandboxes import AUTO_ORDER, check_backend
     from sandboxes.base import SANDBOXES
 
-    _import_backends()
     required = {r.strip() for r in (args.require or "").split(",") if r.strip()}
     unknown = required - set(AUTO_ORDER)
     if unknown:

@@ -36,7 +36,6 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    import plugins  # noqa: F401  (registers every plugin)
     from harness.core.config import load_toml
     from harness.models import resolve_model
     from plugins.artifact_cache import cache_root, train_cached
@@ -48,7 +47,7 @@ def run(args) -> int:
     config = load_toml(config_class, args.config, table=args.variant) if args.config else config_class()
     spec = resolve_model(args.model)
     examples, extra = [], {}
-    if getattr(plugin_cls, "needs_data", True):
+    if plugin_cls.needs_data:
         if not args.data:
             raise BadInput(f"variant {args.variant!r} trains on data: give --data")
         examples, report = prepare_training_set(

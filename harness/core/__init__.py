@@ -2,3 +2,5 @@
 
 They import nothing else of the project (checked by import-linter, see pyproject.toml), so every layer may use them.
 """
+
+__version__ = "0.1.0"

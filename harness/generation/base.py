@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from harness.core.registry import Registry
 
-BACKENDS: Registry = Registry("generation backend")
+BACKENDS: Registry = Registry("generation backend", "harness.generation.base:Backend", package="harness.generation",
+                              markers=("BACKENDS.register",), group="fgit_bench.backends")
 
 BATCH_MODES = ("plain", "invariant")
 

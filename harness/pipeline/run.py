@@ -141,7 +141,6 @@ class ComparisonRun:
 
     def __init__(self, config: RunConfig, run_dir: Path, shard: Shard | None = None, log: Log = _stderr,
                  profile: str | None = None):
-        import plugins  # noqa: F401  (registers every training plugin)
         from plugins.base import PLUGINS
 
         self.config, self.run_dir, self.shard, self.log, self.profile = config, Path(run_dir), shard, log, profile
@@ -231,7 +230,7 @@ class ComparisonRun:
         from plugins.artifact_cache import train_cached
 
         cls = self.plugin_classes[variant]
-        needs_data = getattr(cls, "needs_data", True)
+        needs_data = cls.needs_data
         inputs = {"plugin": variant, "model": model["hash"], "config": to_dict(self.plugin_configs[variant]),
                   "data": self.training_inputs() if needs_data else None}
         out = self.run_dir / variant / "artifact"
