@@ -36,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
 
     catalog.install()  # the leaderboard's labels and columns come from the plugin and benchmark registries
     try:
-        code = args.func(args)
+        from harness.core.data import directories
+
+        with directories(getattr(args, "cache_dir", None), getattr(args, "data_dir", None)):
+            code = args.func(args)
     except FgitBenchError as exc:
         print(f"fgit-bench: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -122,12 +122,19 @@ def evaluate(cfg: EvaluateConfig, sandbox: Sandbox | None = None, quiet: bool = 
     return summary
 
 
+def verdict_context(benchmark: Benchmark, dataset: Dataset, sandbox: Sandbox) -> dict:
+    """Everything besides the task and its solution that a cached verdict is keyed on: the *resolved* sandbox
+    (backend, image id or interpreter, machine), its limits, the benchmark's limits, package versions. A run's
+    evaluate stage key contains it too, so no stage is reported cached when a verdict would not be."""
+    versions = provenance.package_versions()
+    return {"benchmark": benchmark.name, "dataset": dataset.hash, "limits": benchmark.limits_key(),
+            "sandbox": sandbox.machine_key(), "sandbox_limits": sandbox.describe().get("limits"),
+            "evalplus": versions.get("evalplus"), "fgit-bench": versions.get("fgit-bench")}
+
+
 def _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet) -> EvaluateSummary:
     sandbox_info = sandbox.describe()
-    versions = provenance.package_versions()
-    context = {"benchmark": benchmark.name, "dataset": dataset.hash, "limits": benchmark.limits_key(),
-               "sandbox": sandbox.machine_key(), "sandbox_limits": sandbox_info.get("limits"),
-               "evalplus": versions.get("evalplus"), "fgit-bench": versions.get("fgit-bench")}
+    context = verdict_context(benchmark, dataset, sandbox)
     cache = VerdictCache(cache_root() / "verdicts")
     solutions = {t: benchmark.postprocess(samples[t], dataset.problems[t]) for t in task_ids}
     keys = {t: json_digest({**context, "task_id": t, "solution": solutions[t]}) for t in task_ids}

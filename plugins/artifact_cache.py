@@ -25,6 +25,7 @@ from typing import Any
 
 from harness.core.atomic import write_json
 from harness.core.config import to_dict
+from harness.core.data import cache_root  # the one cache root (callers import it from here too)
 from harness.core.errors import BadInput
 from harness.core.hashing import json_digest
 from harness.models import ARTIFACT_MANIFEST, ModelSpec
@@ -33,9 +34,6 @@ from plugins.base import PLUGINS, TrainingExample
 ARTIFACT_FORMAT = 1  # bump when the artifact layout or the training semantics change: old entries stop matching
 
 
-def cache_root(override: str | Path | None = None) -> Path:
-    root = override or os.environ.get("FGIT_BENCH_CACHE") or Path.home() / ".cache" / "fgit-bench"
-    return Path(root).expanduser()
 
 
 def examples_digest(examples: list[TrainingExample]) -> str:

@@ -11,16 +11,13 @@ Two checks, as the code-LLM data papers do them:
   BigCodeBench's description), lower-cased with punctuation and whitespace folded, contained in the row's
   normalized text. This catches copies that were re-indented or re-punctuated.
 
-HumanEval+ and MBPP+ come from evalplus's loaders, pointed at local files through their override variables;
-BigCodeBench (full, which contains hard) is read as JSONL directly, since the bigcodebench package is optional.
+The texts come from each benchmark's own loader and its `decontamination_texts` (harness/benchmarks): a new
+benchmark brings its own; BigCodeBench checks the full set, which contains hard.
 """
 
 from __future__ import annotations
 
-import contextlib
-import gzip
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,13 +28,6 @@ from harness.core.config import to_dict
 from harness.core.errors import BadInput, FgitBenchError, InfraError
 from harness.core.hashing import file_digest
 from plugins.base import TrainingExample
-
-BENCHMARKS = ("humaneval", "mbpp", "bigcodebench")
-DATA_FILES = {
-    "humaneval": ("HUMANEVAL_OVERRIDE_PATH", "HumanEvalPlus-v0.1.10.jsonl.gz"),
-    "mbpp": ("MBPP_OVERRIDE_PATH", "MbppPlus-v0.2.0.jsonl"),
-    "bigcodebench": ("BIGCODEBENCH_OVERRIDE_PATH", "BigCodeBench-v0.1.4.jsonl.gz"),
-}
 
 
 @dataclass
@@ -57,104 +47,22 @@ class BenchmarkText:
     text: str
 
 
-def default_data_dir() -> Path | None:
-    """$FGIT_BENCH_DATA, else the checkout's sibling `shared/data` (where this project keeps the release files)."""
-    env = os.environ.get("FGIT_BENCH_DATA")
-    if env:
-        return Path(env)
-    sibling = Path(__file__).resolve().parents[2] / "shared" / "data"
-    return sibling if sibling.is_dir() else None
-
-
 def benchmark_file(name: str, data_dir: str | Path | None = None) -> Path | None:
-    """The local release file of a benchmark: the upstream override variable wins, then the data directory."""
-    variable, filename = DATA_FILES[name]
-    if os.environ.get(variable):
-        return Path(os.environ[variable])
-    directory = Path(data_dir) if data_dir else default_data_dir()
-    if directory and (directory / filename).is_file():
-        return directory / filename
-    return None
+    """The local release file a benchmark's decontamination texts come from (None: the upstream loader's own)."""
+    from harness.benchmarks import get_benchmark
+    from harness.core.data import data_dir as resolve_data_dir
+
+    return get_benchmark(name).decontamination_source().release_path(resolve_data_dir(data_dir))
 
 
-@contextlib.contextmanager
-def _evalplus_override(module, attribute: str, variable: str, path: Path | None) -> Iterator[None]:
-    """evalplus reads its override variable at import time: set both the variable and the module global."""
-    if path is None:
-        yield
-        return
-    old_env, old_attr = os.environ.get(variable), getattr(module, attribute)
-    os.environ[variable] = str(path)
-    setattr(module, attribute, str(path))
-    try:
-        yield
-    finally:
-        setattr(module, attribute, old_attr)
-        if old_env is None:
-            os.environ.pop(variable, None)
-        else:
-            os.environ[variable] = old_env
+def _load_texts(name: str, data_dir: str | Path | None) -> list[BenchmarkText]:
+    """The benchmark's own loader and its own choice of texts (`Benchmark.decontamination_texts`)."""
+    from harness.benchmarks import get_benchmark
+    from harness.core.data import data_dir as resolve_data_dir
 
-
-_DOCSTRING = re.compile(r'("""|\'\'\')(.*?)\1', re.S)
-_EXAMPLES_START = re.compile(r"^\s*(>>>|(for )?examples?\b|e\.g\.|assert\b)", re.I | re.M)
-
-
-def _description(docstring_source: str) -> str:
-    """The prose of the first docstring: the text before its examples/asserts."""
-    match = _DOCSTRING.search(docstring_source)
-    text = match.group(2) if match else docstring_source
-    cut = _EXAMPLES_START.search(text)
-    return text[: cut.start()] if cut else text
-
-
-def _load_humaneval(path: Path | None) -> list[BenchmarkText]:
-    from evalplus.data import humaneval as module
-
-    with _evalplus_override(module, "HUMANEVAL_OVERRIDE_PATH", "HUMANEVAL_OVERRIDE_PATH", path):
-        tasks = module.get_human_eval_plus()
-    texts = []
-    for task_id, task in tasks.items():
-        texts += [BenchmarkText("humaneval", task_id, "prompt", task["prompt"]),
-                  BenchmarkText("humaneval", task_id, "canonical_solution", task["canonical_solution"]),
-                  BenchmarkText("humaneval", task_id, "description", _description(task["prompt"]))]
-    return texts
-
-
-def _load_mbpp(path: Path | None) -> list[BenchmarkText]:
-    from evalplus.data import mbpp as module
-
-    with _evalplus_override(module, "MBPP_OVERRIDE_PATH", "MBPP_OVERRIDE_PATH", path):
-        tasks = module.get_mbpp_plus()
-    texts = []
-    for task_id, task in tasks.items():
-        texts += [BenchmarkText("mbpp", task_id, "prompt", task["prompt"]),
-                  BenchmarkText("mbpp", task_id, "canonical_solution", task["canonical_solution"]),
-                  BenchmarkText("mbpp", task_id, "description", _description(task["prompt"]))]
-    return texts
-
-
-def _load_bigcodebench(path: Path | None) -> list[BenchmarkText]:
-    if path is None:
-        raise BadInput("BigCodeBench data not found: set BIGCODEBENCH_OVERRIDE_PATH or FGIT_BENCH_DATA to the "
-                       "directory holding BigCodeBench-v0.1.4.jsonl.gz")
-    opener = gzip.open if path.suffix == ".gz" else open
-    texts = []
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            task = json.loads(line)
-            task_id = task["task_id"]
-            doc = task.get("doc_struct")
-            doc = json.loads(doc) if isinstance(doc, str) else (doc or {})
-            texts += [BenchmarkText("bigcodebench", task_id, field, task[field])
-                      for field in ("complete_prompt", "instruct_prompt", "canonical_solution") if task.get(field)]
-            texts.append(BenchmarkText("bigcodebench", task_id, "description", " ".join(doc.get("description", []))))
-    return texts
-
-
-_LOADERS = {"humaneval": _load_humaneval, "mbpp": _load_mbpp, "bigcodebench": _load_bigcodebench}
+    benchmark = get_benchmark(name).decontamination_source()
+    dataset = benchmark.load(resolve_data_dir(data_dir))
+    return [BenchmarkText(name, task_id, field, text) for task_id, field, text in benchmark.decontamination_texts(dataset)]
 
 
 def _normalize_words(text: str) -> list[str]:
@@ -227,31 +135,35 @@ def _evidence(owner: BenchmarkText, method: str, matched: str) -> dict:
 
 
 def normalize_benchmarks(names) -> list[str]:
-    """Benchmark names as the CLI and run manifests spell them → the data sets to check (hard ⊂ full)."""
+    """Benchmark names as the CLI and run manifests spell them (registry names, or result names such as
+    bigcodebench-hard) → the registry names to check."""
+    from harness.benchmarks import BENCHMARKS
+
     result = []
     for name in names:
         name = name.strip().lower()
         if not name or name == "none":
             continue
-        base = "bigcodebench" if name.startswith(("bigcodebench", "bcb")) else name
-        if base not in _LOADERS:
-            raise BadInput(f"unknown benchmark {name!r} for decontamination (known: {', '.join(BENCHMARKS)})")
+        base = name if name in BENCHMARKS else name.split("-")[0]
+        if base not in BENCHMARKS:
+            raise BadInput(f"unknown benchmark {name!r} for decontamination (known: {', '.join(BENCHMARKS.names())})")
         if base not in result:
             result.append(base)
     return result
 
 
 @lru_cache(maxsize=8)
-def _index(benchmarks: tuple[str, ...], files: tuple[str | None, ...], config_key: str) -> ContaminationIndex:
+def _index(benchmarks: tuple[str, ...], files: tuple[str | None, ...], config_key: str,
+           data_dir: str | None) -> ContaminationIndex:
     texts = []
-    for name, path in zip(benchmarks, files, strict=True):
+    for name in benchmarks:
         try:
-            texts += _LOADERS[name](Path(path) if path else None)
+            texts += _load_texts(name, data_dir)
         except FgitBenchError:
             raise
         except Exception as exc:  # evalplus falls back to a download when no local file is configured
             raise InfraError(f"cannot load {name} for decontamination ({type(exc).__name__}: {exc}); point "
-                             f"FGIT_BENCH_DATA at the directory holding {DATA_FILES[name][1]}") from None
+                             f"--data-dir / FGIT_BENCH_DATA at the directory holding its release file") from None
     return ContaminationIndex(texts, DecontaminationConfig(**json.loads(config_key)))
 
 
@@ -267,7 +179,8 @@ def decontaminate(examples: list[TrainingExample], benchmarks: list[str], config
               "kept": len(examples), "dropped": []}
     if not names:
         return list(examples), report
-    index = _index(tuple(names), files, json.dumps(to_dict(config), sort_keys=True))
+    index = _index(tuple(names), files, json.dumps(to_dict(config), sort_keys=True),
+                   str(data_dir) if data_dir else None)
     kept = []
     for position, example in enumerate(examples):
         fields = {"instruction": example.instruction,

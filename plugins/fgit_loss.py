@@ -29,9 +29,6 @@ import contextlib
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import torch
-import torch.nn.functional as F
-
 from plugins.fgit_masks import (
     IGNORE_INDEX,
     INCORRECT_ATTENTION,
@@ -42,6 +39,8 @@ from plugins.fgit_masks import (
     MASK_KINDS,
     TOKEN_MASK,
 )
+from plugins.lazy_modules import functional as F  # torch loads on first use: configs import without it
+from plugins.lazy_modules import torch
 
 FGIT_BATCH_KEYS = (LINE_MASK, TOKEN_MASK, INCORRECT_IDS, INCORRECT_ATTENTION, INCORRECT_LINE_MASK, INCORRECT_TOKEN_MASK)
 _EMPTY_LOGIT = -1e4  # stands in for log 0 where a mask is empty: finite, so no NaN reaches the gradient

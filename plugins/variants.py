@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib
 import json
 import os
 import time
@@ -38,7 +37,6 @@ from harness.core.registry import Registry
 from plugins.base import TrainingExample
 
 CACHE_VERSION = 1  # bump when the meaning of a cached entry changes
-_SOURCE_MODULES = ("plugins.variant_teacher", "plugins.variant_mutation")
 OnCandidates = Callable[[int, list[str], dict], None]  # (example index, candidates, source stats)
 
 
@@ -108,16 +106,16 @@ VARIANT_SOURCES: Registry[type[VariantSource]] = Registry("variant source", Vari
 
 
 def load_sources() -> None:
-    for module in _SOURCE_MODULES:
-        importlib.import_module(module)
+    """Nothing to do: VARIANT_SOURCES finds the source modules itself (kept for callers)."""
 
 
 # ---- the cache ----------------------------------------------------------------------------------------------------
 
 
 def default_cache_root() -> Path:
-    env = os.environ.get("FGIT_BENCH_CACHE")
-    return (Path(env) if env else Path.home() / ".cache" / "fgit-bench") / "variants"
+    from harness.core.data import cache_root
+
+    return cache_root() / "variants"
 
 
 class VariantCache:

@@ -40,28 +40,28 @@ lora = true
 lora_layers = [29]
 """
 CONFIG = f"""
-[fgit]
+[plugins.fgit]
 {SMALL}
-[fgit.loss]
+[plugins.fgit.loss]
 alpha = {ALPHA}
 
-[fgit.variants]
+[plugins.fgit.variants]
 n_candidates = 1
 max_new_tokens = 96
 
-[mutation]
+[plugins.mutation]
 {SMALL}
-[mutation.variants]
+[plugins.mutation.variants]
 n_candidates = 2
 
-[dpo]
+[plugins.dpo]
 variant_source = "mutation"
 max_length = 256
 batch_size = 2
 gradient_accumulation_steps = 1
 max_steps = 1
 
-[dpo.variants]
+[plugins.dpo.variants]
 n_candidates = 2
 """
 

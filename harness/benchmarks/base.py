@@ -60,10 +60,16 @@ class Benchmark(ABC):
     environment: ClassVar[str] = "evalplus"  # the sandbox environment its checks need
     has_plus: ClassVar[bool] = True  # evalplus-style base + plus tests (False: one status per task)
     option_choices: ClassVar[dict[str, tuple[str, ...]]] = {}  # option -> allowed values; the first is the default
+    in_default_run: ClassVar[bool] = True  # part of a run config that lists no [[benchmarks]]
     order: ClassVar[int] = 100  # leaderboard column order (humaneval 10, mbpp 20, bigcodebench 30; new ones 100)
     # result name (`result_name`, per option set) -> leaderboard column names: (base,) or (base, plus);
     # None: the name, and name + "+" where the benchmark has plus tests
     columns: ClassVar[dict[str, tuple[str, ...]] | None] = None
+
+    release_files: ClassVar[list[str] | dict[str, list[str]]] = []  # names in the data dir (per subset: a dict)
+    # direct completion stops here too (evalplus's and bigcodebench's `extra_eos_for_direct_completion`)
+    stop_strings: ClassVar[tuple[str, ...]] = ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert ")
+    pass_at_k_values: ClassVar[tuple[int, ...]] = (1,)  # greedy: one sample per task
 
     @classmethod
     def metric_columns(cls) -> dict[str, tuple[str, ...]]:
@@ -84,8 +90,46 @@ class Benchmark(ABC):
         """The `benchmark` value of results.jsonl rows (e.g. "bigcodebench-hard")."""
         return self.name
 
+    @property
+    def sample_split(self) -> str | None:
+        """The `split` value of sample rows (bigcodebench: complete | instruct; None where there is none)."""
+        return None
+
     @abstractmethod
     def load(self, data_dir: Path | None) -> Dataset: ...
+
+    def fenced(self, problem: dict) -> bool:
+        """Chat prompts put the task prompt in a code fence (False for prose prompts, e.g. instructions)."""
+        return True
+
+    @classmethod
+    def sanitize(cls, code: str, entry_point: str) -> str:
+        """The program to keep from model text: evalplus's tree-sitter sanitizer (imports + what the entry point
+        needs)."""
+        from evalplus.sanitize import sanitize
+
+        return sanitize(code, entrypoint=entry_point)
+
+    def release_path(self, data_dir: Path | None) -> Path | None:
+        """The release file as stored in `data_dir` (not decompressed), None when it is not there."""
+        names = self.release_files if isinstance(self.release_files, list) else self.release_files.get(
+            self.options.get("subset"), [])
+        return next((data_dir / n for n in names if data_dir is not None and (data_dir / n).is_file()), None)
+
+    def decontamination_source(self) -> Benchmark:
+        """The benchmark whose texts a training set is checked against (BigCodeBench: the full set, hard ⊂ full)."""
+        return self
+
+    def decontamination_texts(self, dataset: Dataset) -> list[tuple[str, str, str]]:
+        """(task_id, field, text) a training set must not overlap (plugins.decontaminate): by default the prompt,
+        the canonical solution and the prompt's prose."""
+        from harness.benchmarks.texts import docstring_prose
+
+        texts = []
+        for task_id, task in dataset.problems.items():
+            texts += [(task_id, "prompt", task["prompt"]), (task_id, "canonical_solution", task["canonical_solution"]),
+                      (task_id, "description", docstring_prose(task["prompt"]))]
+        return texts
 
     @abstractmethod
     def prompt(self, problem: dict) -> str:

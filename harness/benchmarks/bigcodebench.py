@@ -59,6 +59,7 @@ GT_FORMAT = 3  # of the ground-truth cache entries: {"status", "details", "error
 class BigCodeBench(Benchmark):
     name = "bigcodebench"
     order = 30
+    in_default_run = False  # needs its own environment (fgit-bench sandbox build): listed explicitly
     columns = {"bigcodebench-full": ("BCB-full",), "bigcodebench-hard": ("BCB-hard",)}  # one test suite: base only
     environment = "bigcodebench"
     has_plus = False
@@ -83,6 +84,36 @@ class BigCodeBench(Benchmark):
     @property
     def result_name(self) -> str:
         return f"bigcodebench-{self.subset}"
+
+    @property
+    def sample_split(self) -> str:
+        return self.split
+
+    def decontamination_source(self) -> Benchmark:
+        return self if self.subset == "full" else type(self)(**{**self.options, "subset": "full"})
+
+    def decontamination_texts(self, dataset: Dataset) -> list[tuple[str, str, str]]:
+        texts = []
+        for task_id, task in dataset.problems.items():
+            doc = task.get("doc_struct")
+            doc = json.loads(doc) if isinstance(doc, str) else (doc or {})
+            texts += [(task_id, field, task[field])
+                      for field in ("complete_prompt", "instruct_prompt", "canonical_solution") if task.get(field)]
+            texts.append((task_id, "description", " ".join(doc.get("description", []))))
+        return texts
+
+    def fenced(self, problem: dict) -> bool:
+        return self.split == "complete"  # instruct prompts are prose: no code fence around them
+
+    @classmethod
+    def sanitize(cls, code: str, entry_point: str) -> str:
+        """evalplus's sanitizer (bigcodebench's own is not installed here), falling back to the longest
+        syntactically valid block (bigcodebench's first step) when evalplus's would drop the entry point (it keeps
+        only functions that `return`, and BigCodeBench's `task_func` may not)."""
+        from evalplus.sanitize import code_extract
+
+        solution = super().sanitize(code, entry_point)
+        return solution if f"def {entry_point}" in solution else code_extract(code)
 
     # --- data -------------------------------------------------------------------------------------------------
     def load(self, data_dir: Path | None) -> Dataset:

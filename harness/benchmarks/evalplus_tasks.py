@@ -146,6 +146,7 @@ class MbppPlus(EvalPlusBenchmark):
     name = "mbpp"
     order = 20
     columns = {"mbpp": ("MBPP", "MBPP+")}
+    stop_strings = ('\n"""', "\nassert")
     dataset_name = "mbpp"
     release = "MbppPlus"
     release_files = ["MbppPlus-v0.2.0.jsonl", "MbppPlus-v0.2.0.jsonl.gz"]

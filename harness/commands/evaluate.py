@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 
-from harness.evaluation import EvaluateConfig, evaluate
-
 
 def register(subparsers) -> None:
+    from harness.benchmarks import BENCHMARKS
+
     p = subparsers.add_parser("evaluate", help="score a samples file (evalplus format) in a sandbox")
-    p.add_argument("--benchmark", required=True, help="humaneval | mbpp | bigcodebench")
+    p.add_argument("--benchmark", required=True, help=" | ".join(BENCHMARKS.names()))
     p.add_argument("--samples", required=True, help="JSONL with task_id and solution or completion")
     p.add_argument("--output", required=True, help="directory for eval_results.json and results.jsonl")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel sandbox workers")
@@ -19,12 +19,15 @@ def register(subparsers) -> None:
     p.add_argument("--limit", type=int, default=None, help="only the first N tasks")
     p.add_argument("--overwrite", action="store_true", help="recompute every verdict")
     p.add_argument("--data-dir", default=None, help="release files (default: $FGIT_BENCH_DATA, ../shared/data)")
+    p.add_argument("--cache-dir", default=None, help="cache root (default $FGIT_BENCH_CACHE or ~/.cache/fgit-bench)")
     p.add_argument("--subset", default=None, help="bigcodebench: full (1140 tasks, default) | hard (148)")
     p.add_argument("--split", default=None, help="bigcodebench: complete (default) | instruct")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from harness.evaluation import EvaluateConfig, evaluate
+
     cfg = EvaluateConfig(benchmark=args.benchmark, samples=args.samples, output=args.output, jobs=args.jobs,
                          sandbox=args.sandbox, tasks=args.tasks, limit=args.limit, overwrite=args.overwrite,
                          data_dir=args.data_dir, subset=args.subset, split=args.split)

@@ -11,15 +11,17 @@ from harness.core.errors import EXIT_OK, EXIT_REGRESSION, BadInput
 
 
 def register(subparsers) -> None:
+    from harness.benchmarks import BENCHMARKS
     from harness.generation.base import DecodingConfig
 
     defaults = DecodingConfig()
     p = subparsers.add_parser("generate", help="generate greedy samples (evalplus/bigcodebench format)")
     p.add_argument("--model", default=None, help="smollm2 (default), a model dir, a .gguf, an adapter/artifact dir, "
                    "a hub id; for --backend openai the endpoint's model name")
-    p.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp", "bigcodebench"])
-    p.add_argument("--subset", default="full", choices=["full", "hard"], help="bigcodebench subset")
-    p.add_argument("--split", default="complete", choices=["complete", "instruct"], help="bigcodebench split")
+    p.add_argument("--benchmark", required=True, choices=BENCHMARKS.names())
+    p.add_argument("--subset", default=None, help="benchmark option (bigcodebench: full | hard)")
+    p.add_argument("--split", default=None, help="benchmark option (bigcodebench: complete | instruct)")
+    p.add_argument("--data-dir", default=None, help="release files (default: $FGIT_BENCH_DATA, ../shared/data)")
     p.add_argument("--limit", type=int, default=None, help="only the first N tasks")
     p.add_argument("--tasks", default=None, help="comma-separated task ids (HumanEval/0 or just 0)")
     p.add_argument("--backend", default="hf", help="hf, vllm, openai or replay")
@@ -34,7 +36,8 @@ def register(subparsers) -> None:
     p.add_argument("--check-batch-invariance", action="store_true",
                    help="generate at batch 1 and at --batch-size, report every task whose output differs")
     p.add_argument("--samples-from", default=None, help="samples .jsonl for --backend replay")
-    p.add_argument("--cache-dir", default=None, help="default $FGIT_BENCH_CACHE/generations or ~/.cache/fgit-bench/generations")
+    p.add_argument("--cache-dir", default=None, help="cache root (default $FGIT_BENCH_CACHE or ~/.cache/fgit-bench); "
+                   "generations are kept in its generations/")
     p.add_argument("--no-cache", action="store_true", help="regenerate everything (results are still cached)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--output", required=True, help="samples .jsonl to write")
@@ -52,7 +55,7 @@ def run(args) -> int:
     config = GenerateConfig(
         model=args.model, benchmark=args.benchmark, subset=args.subset, split=args.split, limit=args.limit,
         tasks=tasks, backend=args.backend, prompt_style=args.prompt_style, decoding=decoding,
-        samples_from=args.samples_from, cache_dir=args.cache_dir, use_cache=not args.no_cache,
+        samples_from=args.samples_from, use_cache=not args.no_cache,  # --cache-dir: the process's cache root
         progress=not args.no_progress,
     )
     output = Path(args.output)

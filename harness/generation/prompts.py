@@ -6,10 +6,8 @@ prompt, and the assistant turn pre-filled with the response prefix and an open `
 `make_raw_chat_prompt`; bigcodebench's is the same except that `instruct` prompts are not fenced). Message APIs that
 cannot pre-fill (OpenAI chat) get evalplus's system + user messages. Everything here is hashed into `template_hash`.
 
-Extraction: evalplus's tree-sitter sanitizer keeps the imports and the definitions the entry point needs.
-bigcodebench's own sanitizer is not installed here; for bigcodebench we use evalplus's too, falling back to the
-longest syntactically valid block (bigcodebench's first step) when evalplus's would drop the entry point (it keeps
-only functions that `return`, and BigCodeBench's `task_func` may not).
+Stop strings for direct completion and extraction are the benchmark's (`Benchmark.stop_strings`, `.sanitize`:
+evalplus's tree-sitter sanitizer by default; BigCodeBench adds a fallback).
 """
 
 from __future__ import annotations
@@ -28,11 +26,6 @@ RESPONSE_PREFIX = (
 )
 OPENAI_SYSTEM_MESSAGE = "You are a helpful assistant good at coding."  # evalplus.gen.util.openai_request
 EOS = ("<|endoftext|>", "<|endofmask|>", "</s>", "\nif __name__", "\ndef main(", "\nprint(")  # evalplus/bigcodebench
-_DIRECT_EOS = {  # extra_eos_for_direct_completion in evalplus and bigcodebench
-    "humaneval": ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert "),
-    "mbpp": ('\n"""', "\nassert"),
-    "bigcodebench": ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert "),
-}
 _CHAT_EOS = ("\n```\n",)  # the pre-filled fence closes
 _MAGIC_SPLITTER = "-[[]]-this-is-really-our-highest-priority-[[]]-"  # evalplus's marker for "prompt ends here"
 STYLES = ("auto", "direct", "chat")
@@ -41,7 +34,7 @@ STYLES = ("auto", "direct", "chat")
 @dataclass(frozen=True)
 class PromptTemplate:
     style: str  # "direct" or "chat"
-    dataset: str  # humaneval | mbpp | bigcodebench: selects stop strings
+    dataset: str  # the benchmark's registry name: its `stop_strings` and `sanitize`
     fence: bool  # chat: put the task prompt in a ``` fence
     chat_template: str | None  # the tokenizer's Jinja template (None for base models and message APIs)
     instruction_prefix: str = INSTRUCTION_PREFIX
@@ -51,8 +44,13 @@ class PromptTemplate:
     @property
     def stop(self) -> tuple[str, ...]:
         if self.style == "direct":
-            return EOS + _DIRECT_EOS[self.dataset]
+            return EOS + tuple(self.benchmark().stop_strings)
         return EOS + _CHAT_EOS if self.prefill else ()
+
+    def benchmark(self):
+        from harness.benchmarks import BENCHMARKS
+
+        return BENCHMARKS.get(self.dataset)
 
     def template_hash(self) -> str:
         return json_digest({**asdict(self), "stop": list(self.stop), "v": 1})
@@ -99,11 +97,8 @@ def make_template(style: str, meta: dict, chat_template: str | None, prefill: bo
 
 
 def extract(template: PromptTemplate, task_prompt: str, raw: str, entry_point: str) -> tuple[str, str | None]:
-    """(solution, completion): the sanitized full program, and the raw continuation for direct completion."""
-    from evalplus.sanitize import code_extract, sanitize
-
+    """(solution, completion): the sanitized full program (`Benchmark.sanitize`), and the raw continuation for
+    direct completion."""
     code = task_prompt + raw if template.style == "direct" else raw
-    solution = sanitize(code, entrypoint=entry_point)
-    if template.dataset == "bigcodebench" and f"def {entry_point}" not in solution:
-        solution = code_extract(code)
+    solution = template.benchmark().sanitize(code, entry_point)
     return solution, (raw if template.style == "direct" else None)

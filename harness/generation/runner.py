@@ -29,8 +29,9 @@ from harness.generation.tasks import TaskPrompt, task_prompts
 class GenerateConfig:
     model: str | None = None
     benchmark: str = "humaneval"
-    subset: str = "full"
-    split: str = "complete"
+    subset: str | None = None  # benchmark options (bigcodebench); None: the benchmark's default
+    split: str | None = None
+    data_dir: str | None = None  # release files (None: $FGIT_BENCH_DATA, ../shared/data)
     limit: int | None = None
     tasks: list[str] | None = None
     backend: str = "hf"
@@ -73,10 +74,12 @@ def _progress(total: int, initial: int, enabled: bool, desc: str):
                 mininterval=0.5, dynamic_ncols=True)
 
 
-def generate_samples(config: GenerateConfig, backend: Backend | None = None) -> GenerationRun:
-    """One row per selected task (benchmark order); `backend` may be passed in to reuse a loaded model."""
+def generate_samples(config: GenerateConfig, backend: Backend | None = None, dataset=None) -> GenerationRun:
+    """One row per selected task (benchmark order); `backend` may be passed in to reuse a loaded model, `dataset`
+    (the loaded release) by a run that loaded it already."""
     config = resolve(config)
-    tasks: list[TaskPrompt] = task_prompts(config.benchmark, config.tasks, config.limit, config.subset, config.split)
+    tasks: list[TaskPrompt] = task_prompts(config.benchmark, config.tasks, config.limit, config.subset, config.split,
+                                           dataset=dataset, data_dir_ref=config.data_dir)
     cache = GenerationCache(config.cache_dir)
     backend = backend or make_backend(config, cache)
     backend.decoding = config.decoding  # a backend passed in serves this run's decoding (check: batch 1, then B)
@@ -159,8 +162,8 @@ def _row(config, ident, template, template_hash, task: TaskPrompt, key: str, ent
         backend=ident.backend,
         versions={k: v for k, v in ident.engine.items() if k not in decoding},
         sanitizer=entry["sanitizer"],
-        benchmark=config.benchmark if config.benchmark != "bigcodebench" else f"bigcodebench-{config.subset}",
-        split=task.meta["split"] if config.benchmark == "bigcodebench" else None,
+        benchmark=task.meta["benchmark"],
+        split=task.meta["split"],
         dataset={"release": task.meta["dataset_release"], "md5": task.meta["dataset_hash"]},
         n_tokens=entry["n_tokens"],
         cache_key=key,

@@ -39,31 +39,31 @@ def task_prompts(
     benchmark: str,
     tasks: list[str] | None = None,
     limit: int | None = None,
-    subset: str = "full",
-    split: str = "complete",
+    subset: str | None = None,
+    split: str | None = None,
+    dataset=None,
+    data_dir_ref: str | None = None,
 ) -> list[TaskPrompt]:
-    """The prompts of `benchmark` (optionally only `tasks`, then the first `limit`), in release order."""
-    from harness.benchmarks import BENCHMARKS, get_benchmark
+    """The prompts of `benchmark` (optionally only `tasks`, then the first `limit`), in release order. `dataset`:
+    the release already loaded (a run loads each benchmark once); else it is loaded from `data_dir_ref`."""
+    from harness.benchmarks import get_benchmark
 
-    options = {"subset": subset, "split": split}
-    if not BENCHMARKS.get(benchmark).option_choices:  # unknown name: BadInput with "did you mean"
-        if (subset, split) != ("full", "complete"):
-            raise BadInput("--subset/--split apply to bigcodebench only")
-        options = {}
-    bench = get_benchmark(benchmark, **options)  # checks the option values
+    options = {k: v for k, v in (("subset", subset), ("split", split)) if v is not None}
+    bench = get_benchmark(benchmark, **options)  # unknown name, option or value: BadInput ("did you mean")
     if limit is not None and limit < 1:
         raise BadInput(f"--limit must be at least 1, got {limit}")
     # the registry's loader, as evaluation reads the release: same file, same (upstream) loader, same hash
-    dataset = bench.load(data_dir())
+    dataset = dataset or bench.load(data_dir(data_dir_ref))
     chosen = select_task_ids(list(dataset.problems), tasks, benchmark)[:limit]
     out = []
     for task_id in chosen:
         problem = dataset.problems[task_id]
         meta = {
             "entry_point": problem["entry_point"],
-            "dataset": benchmark,  # the stop-string family
-            "split": split,
-            "fence": split == "complete",  # bigcodebench instruct prompts are prose: no code fence around them
+            "dataset": benchmark,  # the benchmark's registry name: stop strings and sanitizer
+            "benchmark": bench.result_name,  # the samples' `benchmark` value (e.g. bigcodebench-hard)
+            "split": bench.sample_split,
+            "fence": bench.fenced(problem),  # prose prompts (bigcodebench instruct) get no code fence
             "dataset_release": f"{dataset.name}-{dataset.version}",
             "dataset_hash": dataset.hash,
         }

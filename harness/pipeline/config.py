@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from harness.core.config import from_dict, read_toml
 from harness.core.errors import BadInput
-
-DEFAULT_VARIANTS = ["base", "sft", "dpo", "mutation", "fgit"]
 
 
 @dataclass
@@ -55,9 +55,8 @@ class TrainingSettings:
 @dataclass
 class RunConfig:
     model: str = "smollm2"
-    variants: list[str] = field(default_factory=lambda: list(DEFAULT_VARIANTS))
-    benchmarks: list[BenchmarkSpec] = field(default_factory=lambda: [BenchmarkSpec("humaneval"),
-                                                                      BenchmarkSpec("mbpp")])
+    variants: list[str] | None = None  # None: every registered training plugin, in display order
+    benchmarks: list[BenchmarkSpec] | None = None  # None: the registered benchmarks `in_default_run`
     sandbox: str = "auto"
     jobs: int = 2
     data_dir: str | None = None
@@ -93,8 +92,66 @@ def load_run_config(profile: str | None, config_file: str | None, overrides: dic
     if "benchmarks" in data:
         data["benchmarks"] = [b if isinstance(b, dict) else {"name": b} for b in data["benchmarks"]]
     config = from_dict(RunConfig, data, where=config_file or f"profile {profile}")
+    if config.variants is None:
+        config.variants = default_variants()
+    if config.benchmarks is None:
+        config.benchmarks = default_benchmarks()
     if not config.variants:
         raise BadInput("no variants to run")
     if len(set(config.variants)) != len(config.variants):
         raise BadInput(f"variants listed twice: {config.variants}")
     return config
+
+
+def default_variants() -> list[str]:
+    """Every registered training plugin (built-in or by entry point), in display order."""
+    from plugins.base import PLUGINS
+
+    return [name for _, name in sorted((PLUGINS.get(name).order, name) for name in PLUGINS.names())]
+
+
+def default_benchmarks() -> list[BenchmarkSpec]:
+    """Every registered benchmark that is `in_default_run` (default options), in display order."""
+    from harness.benchmarks import BENCHMARKS
+
+    chosen = sorted((cls.order, name) for name, cls in BENCHMARKS.items() if cls.in_default_run)
+    return [BenchmarkSpec(name) for _, name in chosen]
+
+
+def plugin_config(config: RunConfig, name: str, plugin_cls: type) -> Any:
+    """The typed config of plugin `name`: `[training.shared]` (the fields this plugin has), then its own
+    `[plugins.<name>]` table on top. `train --config` and `run` both read it this way."""
+    names = {f.name for f in dataclasses.fields(plugin_cls.config_class)}
+    shared = {k: v for k, v in config.training.shared.items() if k in names}
+    return from_dict(plugin_cls.config_class, merge_tables(shared, config.plugins.get(name, {})),
+                     where=f"[plugins.{name}]")
+
+
+def check_plugin_tables(config: RunConfig, selected: list[type]) -> None:
+    """Every `[plugins.<name>]` table names a registered plugin and every `[training.shared]` key is a setting
+    of some plugin (the selected ones first: only a key none of them has loads the others)."""
+    from plugins.base import PLUGINS
+
+    for name in config.plugins:  # tables of unselected variants are fine (profiles configure all); typos not
+        if name not in PLUGINS:
+            PLUGINS.get(name)  # BadInput with "did you mean"
+    unknown = set(config.training.shared) - {f.name for cls in selected for f in dataclasses.fields(cls.config_class)}
+    if unknown:
+        known = {f.name for name in PLUGINS.names() for f in dataclasses.fields(PLUGINS.get(name).config_class)}
+        unknown -= known
+    if unknown:
+        raise BadInput(f"[training.shared] {sorted(unknown)[0]!r} is not a setting of any training plugin")
+
+
+def training_data_path(data: str, data_dir_ref: str | None = None) -> Path:
+    """`[training] data`: a path, or a file name in the data directory."""
+    from harness.core.data import data_dir
+
+    path = Path(data)
+    if not path.exists() and not path.is_absolute():
+        directory = data_dir(data_dir_ref)
+        if directory is not None and (directory / path).exists():
+            path = directory / path
+    if not path.is_file():
+        raise BadInput(f"training data not found: {data}")
+    return path

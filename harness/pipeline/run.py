@@ -14,7 +14,6 @@ With `--shard i/n` the per-benchmark files go to `<variant>/<benchmark>/shards/i
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -23,10 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.core.atomic import write_json
-from harness.core.config import from_dict, to_dict
+from harness.core.config import to_dict
 from harness.core.errors import BadInput
 from harness.core.hashing import file_digest, json_digest
-from harness.pipeline.config import BenchmarkSpec, RunConfig, merge_tables
+from harness.pipeline.config import (
+    BenchmarkSpec,
+    RunConfig,
+    check_plugin_tables,
+    plugin_config,
+    training_data_path,
+)
 from harness.pipeline.stages import StageRecord, run_stage
 
 MANIFEST = "manifest.json"
@@ -61,8 +66,15 @@ class BenchmarkPlan:
     spec: BenchmarkSpec
     task_ids: list[str]
     loaded: object  # harness.benchmarks.base.Dataset, loaded once: every variant's evaluation reads it
-    environment: str
-    limits: object  # sandboxes.base.Limits of this benchmark
+    benchmark: object  # harness.benchmarks.base.Benchmark (with the spec's options)
+
+    @property
+    def environment(self) -> str:
+        return self.benchmark.environment
+
+    @property
+    def limits(self):  # sandboxes.base.Limits of this benchmark
+        return self.benchmark.sandbox_limits()
 
     @property
     def dataset(self) -> dict:
@@ -130,7 +142,7 @@ def plan_benchmarks(config: RunConfig, log: Log) -> tuple[list[BenchmarkPlan], d
             if spec.limit < 1:
                 raise BadInput(f"benchmark {spec.label}: limit must be at least 1")
             task_ids = task_ids[: spec.limit]
-        plans.append(BenchmarkPlan(spec, task_ids, dataset, benchmark.environment, benchmark.sandbox_limits()))
+        plans.append(BenchmarkPlan(spec, task_ids, dataset, benchmark))
     if not plans:
         raise BadInput("no benchmark to run (all were skipped)")
     return plans, skipped
@@ -145,23 +157,12 @@ class ComparisonRun:
 
         self.config, self.run_dir, self.shard, self.log, self.profile = config, Path(run_dir), shard, log, profile
         self.plugin_classes = {v: PLUGINS.get(v) for v in config.variants}  # did-you-mean on a typo, before work
-        for name in config.plugins:  # tables of unselected variants are fine (profiles configure all); typos not
-            PLUGINS.get(name)
-        known = {f.name for name in PLUGINS.names() for f in dataclasses.fields(PLUGINS.get(name).config_class)}
-        unknown = sorted(set(config.training.shared) - known)
-        if unknown:
-            raise BadInput(f"[training.shared] {unknown[0]!r} is not a setting of any training plugin")
-        self.plugin_configs = {v: from_dict(cls.config_class, self._plugin_table(v, cls), where=f"[plugins.{v}]")
-                               for v, cls in self.plugin_classes.items()}
+        check_plugin_tables(config, list(self.plugin_classes.values()))
+        self.plugin_configs = {v: plugin_config(config, v, cls) for v, cls in self.plugin_classes.items()}
         self._examples = None
         self._training_inputs: dict | None = None
         self._sandboxes: dict[str, object] = {}
         self.records: list[dict] = []
-
-    def _plugin_table(self, variant: str, cls) -> dict:
-        names = {f.name for f in dataclasses.fields(cls.config_class)}
-        shared = {k: v for k, v in self.config.training.shared.items() if k in names}
-        return merge_tables(shared, self.config.plugins.get(variant, {}))
 
     # ---- inputs shared by the stages ----------------------------------------------------------------------
 
@@ -172,16 +173,7 @@ class ComparisonRun:
         return {"ref": self.config.model, "hash": spec.content_hash()}
 
     def training_data_path(self) -> Path:
-        from harness.core.data import data_dir
-
-        path = Path(self.config.training.data)
-        if not path.exists() and not path.is_absolute():
-            directory = data_dir(self.config.data_dir)
-            if directory is not None and (directory / path).exists():
-                path = directory / path
-        if not path.is_file():
-            raise BadInput(f"training data not found: {self.config.training.data}")
-        return path
+        return training_data_path(self.config.training.data, self.config.data_dir)
 
     def training_inputs(self) -> dict:
         if self._training_inputs is None:  # the same for every variant: the data file is hashed once per run
@@ -193,7 +185,7 @@ class ComparisonRun:
 
     def training_examples(self) -> tuple[list, dict]:
         if self._examples is None:
-            from plugins.artifact_cache import cache_root
+            from harness.core.data import cache_root
             from plugins.training_data import prepare_training_set
 
             settings = self.config.training
@@ -277,7 +269,7 @@ class ComparisonRun:
             inputs["replay"] = file_digest(replay) if Path(replay).is_file() else replay
         gen_config = GenerateConfig(
             model=str(self.run_dir / variant / "artifact"), benchmark=plan.spec.name,
-            subset=plan.spec.subset or "full", split=plan.spec.split or "complete", tasks=tasks,
+            subset=plan.spec.subset, split=plan.spec.split, tasks=tasks, data_dir=self.config.data_dir,
             backend=settings.backend,
             decoding=DecodingConfig(max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
                                     batch_mode=settings.batch_mode, dtype=settings.dtype),
@@ -290,7 +282,7 @@ class ComparisonRun:
             if key not in backend_holder:
                 backend_holder.clear()
                 backend_holder[key] = make_backend(config, GenerationCache(config.cache_dir))
-            result = generate_samples(config, backend=backend_holder[key])
+            result = generate_samples(config, backend=backend_holder[key], dataset=plan.loaded)
             write_jsonl(directory / "samples.jsonl", result.rows)
             return {"tasks": len(result.rows), "cached": result.cached, "generated": result.generated,
                     "tokens": result.tokens}
@@ -299,12 +291,14 @@ class ComparisonRun:
                                                            directory / "generate.stage.json", inputs, work, self.log))
 
     def evaluate(self, variant: str, plan: BenchmarkPlan) -> StageRecord:
-        from harness.evaluation import EvaluateConfig, evaluate
+        from harness.evaluation import EvaluateConfig, evaluate, verdict_context
 
         directory = self.benchmark_dir(variant, plan)
         samples = directory / "samples.jsonl"
-        inputs = {"samples": file_digest(samples), "benchmark": plan.label, "dataset": plan.dataset["hash"],
-                  "tasks": self.task_ids(plan), "sandbox": self.config.sandbox}
+        # the verdict cache's own key context (resolved backend and image, limits, versions, machine): a stage is
+        # cached only where every verdict under it would be
+        inputs = {"samples": file_digest(samples), "benchmark": plan.label, "tasks": self.task_ids(plan),
+                  "verdicts": verdict_context(plan.benchmark, plan.loaded, self.sandbox(plan))}
 
         def work() -> dict:
             cfg = EvaluateConfig(benchmark=plan.spec.name, samples=str(samples), output=str(directory / "eval"),
