@@ -185,5 +185,10 @@ BENCHMARKS: Registry[type[Benchmark]] = Registry("benchmark", Benchmark, package
                                                  markers=("BENCHMARKS.register",), group="fgit_bench.benchmarks")
 
 
+def benchmark_names() -> list[str]:
+    """Every registered benchmark in display order (`order`, then name)."""
+    return [name for _, name in sorted((cls.order, name) for name, cls in BENCHMARKS.items())]
+
+
 def get_benchmark(name: str, **options: str) -> Benchmark:
     return BENCHMARKS.get(name)(**options)
