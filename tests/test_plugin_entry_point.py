@@ -88,6 +88,6 @@ def test_entry_point_plugin_trains_through_train_and_run(tmp_path):
     assert json.loads((tmp_path / "run" / "toymethod" / "artifact" / "toy.json").read_text()) == {
         "examples": 2, "scale": 2.5, "learning_rate": 0.001}
     # the leaderboard shows its label, in its declared order (after Base, order 0)
-    table = [line for line in proc.stdout.splitlines() if line.startswith("| ")]
-    labels = [line.split("|")[1].strip() for line in table[2:4]]
+    table = [line for line in proc.stdout.splitlines() if line.startswith("| ")]  # header, rows (not |---|)
+    labels = [line.split("|")[1].strip() for line in table[1:3]]
     assert labels == ["Base", "Toy method"], proc.stdout
