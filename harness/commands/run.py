@@ -27,6 +27,8 @@ def register(subparsers) -> None:
     p.add_argument("--sandbox", default=None, help="auto | docker | bwrap | process (overrides the config)")
     p.add_argument("--jobs", type=int, default=None, help="parallel sandbox workers (overrides the config)")
     p.add_argument("--data-dir", default=None, help="benchmark release files (default $FGIT_BENCH_DATA, ../shared/data)")
+    p.add_argument("--cache-dir", default=None, help="cache root for every stage (default $FGIT_BENCH_CACHE or "
+                   "~/.cache/fgit-bench)")
     p.add_argument("--shard", default=None, help="i/n: generate and evaluate every n-th task only; join with merge")
     p.set_defaults(func=run)
 
