@@ -15,9 +15,10 @@ from harness.core.errors import BadInput
 
 @dataclass
 class BenchmarkSpec:
-    name: str  # humaneval | mbpp | bigcodebench
+    name: str  # a registered benchmark (fgit-bench evaluate --help lists them)
     subset: str | None = None  # bigcodebench: full | hard
     split: str | None = None  # bigcodebench: complete | instruct
+    options: dict[str, str] = field(default_factory=dict)  # any other option the benchmark declares
     tasks: list[str] | None = None  # a fixed slice (None: all)
     limit: int | None = None  # the first N tasks (after `tasks`)
     optional: bool = False  # skipped with a note when its environment is not built here
@@ -25,11 +26,11 @@ class BenchmarkSpec:
     @property
     def label(self) -> str:
         """Directory name of this benchmark in a run: humaneval, mbpp, bigcodebench-hard-complete, ..."""
-        parts = [self.name] + [p for p in (self.subset, self.split) if p]
-        return "-".join(parts)
+        return "-".join([self.name, *self.benchmark_options().values()])
 
-    def options(self) -> dict[str, str]:
-        return {k: v for k, v in (("subset", self.subset), ("split", self.split)) if v is not None}
+    def benchmark_options(self) -> dict[str, str]:
+        named = {k: v for k, v in (("subset", self.subset), ("split", self.split)) if v is not None}
+        return named | self.options
 
 
 @dataclass
