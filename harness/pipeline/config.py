@@ -18,7 +18,6 @@ class BenchmarkSpec:
     name: str  # a registered benchmark (fgit-bench evaluate --help lists them)
     subset: str | None = None  # bigcodebench: full | hard
     split: str | None = None  # bigcodebench: complete | instruct
-    options: dict[str, str] = field(default_factory=dict)  # any other option the benchmark declares
     tasks: list[str] | None = None  # a fixed slice (None: all)
     limit: int | None = None  # the first N tasks (after `tasks`)
     optional: bool = False  # skipped with a note when its environment is not built here
@@ -29,8 +28,7 @@ class BenchmarkSpec:
         return "-".join([self.name, *self.benchmark_options().values()])
 
     def benchmark_options(self) -> dict[str, str]:
-        named = {k: v for k, v in (("subset", self.subset), ("split", self.split)) if v is not None}
-        return named | self.options
+        return {k: v for k, v in (("subset", self.subset), ("split", self.split)) if v is not None}
 
 
 @dataclass
