@@ -134,6 +134,8 @@ def pass_table_from_json(path: str | Path) -> PassTable:
         raise BadInput(f"cannot read {path}: {exc.strerror}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _bad(path, f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise _bad(path, "JSON nested too deeply") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise _bad(
             path, f"not a {FORMAT} file (write one with `fgit-bench leaderboard RUN_DIR --format json`)"

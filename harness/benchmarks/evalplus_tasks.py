@@ -13,15 +13,16 @@ import pickle
 from pathlib import Path
 from typing import Any
 
-from harness.atomic import write_bytes
+from harness import cache_entry
 from harness.benchmarks.base import BENCHMARKS, Benchmark, CheckJob, Dataset, Verdict
 from harness.data import find_release_file
 from harness.errors import InfraError
-from harness.hashing import text_digest
+from harness.hashing import text_digest, value_digest
 from sandboxes.base import JobResult, Sandbox
 
 MIN_TIME_LIMIT = 1.0  # evalplus 0.3.1 DEFAULT_MIN_TIME_LIMIT
 GT_TIME_LIMIT_FACTOR = 4.0  # evalplus 0.3.1 DEFAULT_GT_TIME_LIMIT_FACTOR
+_digests: dict[tuple[str, str], str] = {}  # (GT file sha256, task) → the task's GT digest: computed once a process
 TIMEOUT_PER_STAGE = 60.0  # evalplus caps one untrusted_check at 60 s (EVALPLUS_TIMEOUT_PER_TASK)
 
 
@@ -53,11 +54,18 @@ class EvalPlusBenchmark(Benchmark):
         key = text_digest(f"{dataset.hash}|{sandbox.machine_key()}")[:16]
         cache_file = cache_dir / "groundtruth" / f"{dataset.name}-{dataset.hash}-{key}.pkl"
         oracle: dict[str, dict] = {}
-        if cache_file.is_file():
+        # The envelope checks key and checksum before anything is unpickled (issue 13 replaces the pickle by a
+        # format that cannot run code on load); a damaged file is recomputed, never trusted.
+        payload = cache_entry.read_bytes(cache_file, key, "ground-truth")
+        self._gt_source = hashlib.sha256(payload).hexdigest() if payload is not None else None
+        if payload is not None:
             try:
-                oracle = pickle.loads(cache_file.read_bytes())
-            except (pickle.UnpicklingError, EOFError, ValueError):
-                oracle = {}  # a damaged cache is recomputed, never trusted
+                oracle = pickle.loads(payload)
+            except Exception as exc:  # noqa: BLE001 - any failure to decode is damage: recompute
+                cache_entry.report_damage("ground-truth", cache_file, f"cannot decode: {type(exc).__name__}")
+                oracle = {}
+            if not isinstance(oracle, dict):
+                oracle = {}
         missing = [t for t in task_ids if t not in oracle]
         if missing:
             payloads = []
@@ -71,8 +79,19 @@ class EvalPlusBenchmark(Benchmark):
                     raise InfraError(f"ground truth of {missing[index]} failed in the sandbox: "
                                      f"{result.error} {result.detail.splitlines()[0] if result.detail else ''}")
                 oracle[missing[index]] = result.value
-            write_bytes(cache_file, pickle.dumps(oracle, protocol=pickle.HIGHEST_PROTOCOL))
+            payload = pickle.dumps(oracle, protocol=pickle.HIGHEST_PROTOCOL)
+            cache_entry.write_bytes(cache_file, key, payload)
+            self._gt_source = hashlib.sha256(payload).hexdigest()
         return {task_id: oracle[task_id] for task_id in task_ids}
+
+    def oracle_digest(self, oracle: dict, task_id: str) -> str:
+        """The task's ground truth by content (expected outputs and times): part of its verdicts' cache key."""
+        source = getattr(self, "_gt_source", None)
+        if source is None:
+            return value_digest(oracle[task_id])
+        if (source, task_id) not in _digests:
+            _digests[(source, task_id)] = value_digest(oracle[task_id])
+        return _digests[(source, task_id)]
 
     def check_job(self, dataset: Dataset, oracle: dict, task_id: str, solution: str) -> CheckJob:
         problem = dataset.problems[task_id]
