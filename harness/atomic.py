@@ -71,13 +71,21 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
+def json_bytes(obj: Any, indent: int | None = 2) -> bytes:
     # default=repr: failing test inputs can hold sets or other values JSON has no type for
-    write_text(path, json.dumps(obj, indent=indent, sort_keys=False, default=repr) + "\n")
+    return (json.dumps(obj, indent=indent, sort_keys=False, default=repr) + "\n").encode("utf-8")
+
+
+def jsonl_bytes(rows: Iterable[dict]) -> bytes:
+    return "".join(json.dumps(row, ensure_ascii=False, default=repr) + "\n" for row in rows).encode("utf-8")
+
+
+def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
+    write_bytes(path, json_bytes(obj, indent))
 
 
 def write_jsonl(path: str | os.PathLike, rows: Iterable[dict]) -> None:
-    write_text(path, "".join(json.dumps(row, ensure_ascii=False, default=repr) + "\n" for row in rows))
+    write_bytes(path, jsonl_bytes(rows))
 
 
 def append_jsonl(path: str | os.PathLike, row: dict) -> None:

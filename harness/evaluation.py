@@ -8,14 +8,13 @@ inputs recomputes nothing, and identical solutions of different variants are exe
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from harness import cache_entry, provenance
-from harness.atomic import write_json, write_jsonl
+from harness import cache_entry, outdir, provenance
+from harness.atomic import json_bytes, jsonl_bytes
 from harness.benchmarks import get_benchmark
 from harness.benchmarks.base import Benchmark, CheckJob, Dataset, Verdict
 from harness.data import cache_root, data_dir
@@ -123,14 +122,15 @@ def evaluate(cfg: EvaluateConfig, sandbox: Sandbox | None = None, quiet: bool = 
     if output.exists() and not output.is_dir():
         raise BadInput(f"--output {output} exists and is not a directory")
 
-    own_sandbox = sandbox is None
-    sandbox = sandbox or make_sandbox(cfg.sandbox, jobs=cfg.jobs, environment=benchmark.environment,
-                                      limits=benchmark.sandbox_limits(), announce=not quiet)
-    try:
-        summary = _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet)
-    finally:
-        if own_sandbox:
-            sandbox.close()
+    with outdir.locked(output):  # a second writer of this directory gets exit 2, naming our pid
+        own_sandbox = sandbox is None
+        sandbox = sandbox or make_sandbox(cfg.sandbox, jobs=cfg.jobs, environment=benchmark.environment,
+                                          limits=benchmark.sandbox_limits(), announce=not quiet)
+        try:
+            summary = _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet)
+        finally:
+            if own_sandbox:
+                sandbox.close()
     return summary
 
 
@@ -171,8 +171,6 @@ def _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet
         progress.close()
     excluded = plan.finish() if plan is not None else {}
 
-    if cfg.overwrite and output.exists():
-        shutil.rmtree(output)
     return _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandbox_info, output,
                           executed=len(todo) - same_as_gate, quiet=quiet, excluded=excluded,
                           same_as_gate=same_as_gate)
@@ -266,9 +264,9 @@ def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandb
     own = benchmark.eval_results(dataset, task_ids, solutions, verdicts, excluded, pass_at_k)
     if own is not None:  # the upstream harness's own schema, with our provenance
         results = {**own, "provenance": prov}
-    output.mkdir(parents=True, exist_ok=True)
-    write_jsonl(output / "results.jsonl", rows)
-    write_json(output / "eval_results.json", results)
+    # Both files appear together (one directory swap): a reader never pairs one run's rows with another's summary.
+    outdir.publish(output, {"results.jsonl": jsonl_bytes(rows), "eval_results.json": json_bytes(results)},
+                   keep_others=not cfg.overwrite)
     summary = EvaluateSummary(benchmark.name, n, base_pass, plus_pass, executed, str(output), len(excluded))
     if not quiet:
         total = len(task_ids)
