@@ -31,9 +31,8 @@ def lock_path(directory: Path) -> Path:
     return directory.parent / f".{directory.name}.lock"
 
 
-def _holder(handle) -> str:
-    handle.seek(0)
-    pid = handle.read().strip()
+def _holder(fd: int) -> str:
+    pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
     return f"pid {pid}" if pid.isdigit() else "another process"
 
 
@@ -43,38 +42,44 @@ def locked(directory: str | os.PathLike) -> Iterator[None]:
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     path = lock_path(directory)
-    try:
-        handle = open(path, "a+", encoding="ascii")
+    try:  # unbuffered: a full disk must not fail a later flush on close
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, atomic.file_mode())
     except OSError as exc:
         raise atomic.named(exc, path) from None
-    with handle:
+    try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise BadInput(f"{directory} is in use by {_holder(handle)}") from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
+            raise BadInput(f"{directory} is in use by {_holder(fd)}") from None
+        try:  # who holds it, for the other writer's message; a full disk only costs that message
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        except OSError:
+            pass
         try:
             yield
         finally:
-            handle.truncate(0)
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def refuse_if_in_use(directory: str | os.PathLike) -> None:
     """For readers: BadInput when a writer holds `directory`'s lock (its files may be half-published)."""
     directory = Path(directory)
-    path = lock_path(directory)
-    if not path.is_file():
+    try:
+        fd = os.open(lock_path(directory), os.O_RDONLY)
+    except FileNotFoundError:
         return
-    with open(path, encoding="ascii") as handle:
+    try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise BadInput(f"{directory} is in use by {_holder(handle)}: wait for it to finish") from None
-        fcntl.flock(handle, fcntl.LOCK_UN)
+            raise BadInput(f"{directory} is in use by {_holder(fd)}: wait for it to finish") from None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -122,6 +127,6 @@ def publish(directory: str | os.PathLike, files: dict[str, bytes], keep_others: 
             shutil.rmtree(old)
     except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise atomic.named(exc, directory) from None
+        if isinstance(exc, OSError):  # name the directory being published, not the staging one just removed
+            raise type(exc)(exc.errno, exc.strerror, str(directory)) from None
         raise
