@@ -8,6 +8,8 @@ import json
 import os
 import random
 
+import pytest
+
 from harness.cli import main
 from tests.conftest import read_jsonl
 from tests.generation_support import tiny_model_dir
@@ -18,6 +20,7 @@ def _damaged(stderr: str, kind: str) -> list[str]:
     return [line for line in stderr.splitlines() if f"damaged {kind} cache entry" in line]
 
 
+@pytest.mark.slow  # 100 s on the shared 2-core machine; the default selection covers the envelope via verdicts
 def test_damaged_generations_are_regenerated_identically(tmp_path, capsys):
     cache = tmp_path / "cache"
     args = ["generate", "--model", str(tiny_model_dir()), "--benchmark", "humaneval", "--cache-dir", str(cache),
@@ -39,6 +42,7 @@ def test_damaged_generations_are_regenerated_identically(tmp_path, capsys):
         (r["task_id"], r["raw"], r["solution"]) for r in clean]
 
 
+@pytest.mark.slow  # 74 s: a real (tiny) training run, twice
 def test_damaged_artifact_is_retrained_identically(tmp_path, monkeypatch, capsys, shared_data):
     monkeypatch.setenv("FGIT_BENCH_CACHE", str(tmp_path / "cache"))
     (tmp_path / "cfg.toml").write_text(TINY_TOML)
