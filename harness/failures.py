@@ -77,6 +77,11 @@ def report_unexpected(exc: BaseException, args) -> int:
     if full is not None:
         print(f"fgit-bench: error: {no_space_message(full)}", file=sys.stderr)
         return EXIT_INFRA
+    if "No space left on device" in str(exc):  # libraries that wrap the OSError (torch.save: RuntimeError)
+        log = write_traceback(exc, args)
+        print(f"fgit-bench: error: no space left on device ({type(exc).__name__} in {_where(exc)}"
+              f"{f'; full traceback in {log}' if log else ''})", file=sys.stderr)
+        return EXIT_INFRA
     message = " ".join(str(exc).split())[:300] or "(no message)"
     log = write_traceback(exc, args)
     where = f"full traceback in {log}" if log else "the traceback could not be written anywhere"

@@ -48,7 +48,9 @@ def value_digest(value: Any) -> str:
 
 def _canonical(value: Any) -> str:
     kind = type(value)
-    if value is None or kind in (bool, int, str, bytes, complex):
+    if kind is int:  # hex: decimal conversion of huge ints is capped (sys.set_int_max_str_digits)
+        return f"int:{value:x}"
+    if value is None or kind in (bool, str, bytes, complex):
         return f"{kind.__name__}:{value!r}"
     if kind is float:
         return f"float:{value.hex()}"

@@ -99,10 +99,13 @@ def _exchange(a: Path, b: Path) -> bool:
 
 def publish(directory: str | os.PathLike, files: dict[str, bytes], keep_others: bool = True) -> None:
     """Make `directory` hold `files` (name → content), all of them appearing at once. Other entries already in
-    the directory are kept (hard links) unless `keep_others` is False."""
+    the directory are kept (hard links) unless `keep_others` is False. Call it holding `locked(directory)`."""
     directory = Path(directory)
     staging = directory.parent / f".{directory.name}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
+    # Callers hold the directory's lock, so any other staging copy is a killed writer's leftover.
+    for pattern in (f".{directory.name}.staging-*", f".{directory.name}.old-*"):
+        for leftover in directory.parent.glob(pattern):
+            shutil.rmtree(leftover, ignore_errors=True)
     try:
         staging.mkdir(parents=True)
         os.chmod(staging, atomic.dir_mode())
