@@ -38,27 +38,3 @@ def json_digest(obj: Any) -> str:
 def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-
-def value_digest(value: Any) -> str:
-    """sha256 of a Python value by type and content, the same in every process (sets are sorted by their
-    elements' encodings: a set's iteration order depends on the process's hash seed). For ground-truth outputs,
-    whose types JSON cannot tell apart (tuple vs list, int vs float, sets)."""
-    return hashlib.sha256(_canonical(value).encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def _canonical(value: Any) -> str:
-    kind = type(value)
-    if kind is int:  # hex: decimal conversion of huge ints is capped (sys.set_int_max_str_digits)
-        return f"int:{value:x}"
-    if value is None or kind in (bool, str, bytes, complex):
-        return f"{kind.__name__}:{value!r}"
-    if kind is float:
-        return f"float:{value.hex()}"
-    if kind in (list, tuple):
-        return f"{kind.__name__}[" + ",".join(_canonical(v) for v in value) + "]"
-    if kind in (set, frozenset):
-        return f"{kind.__name__}{{" + ",".join(sorted(_canonical(v) for v in value)) + "}"
-    if kind is dict:
-        items = sorted(f"{_canonical(k)}={_canonical(v)}" for k, v in value.items())
-        return "dict{" + ",".join(items) + "}"
-    return f"{kind.__module__}.{kind.__qualname__}:{value!r}"  # e.g. numpy scalars: their repr is their value

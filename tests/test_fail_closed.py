@@ -106,11 +106,13 @@ def test_damaged_ground_truth_is_recomputed_and_verdicts_follow_its_content(clea
     # A wrong expected output in a well-formed entry (as a bad machine or an old bug would write it): judged
     # against it, HumanEval/0 fails; once the ground truth is right again, its verdict is judged again.
     header, _, payload = gt_file.read_bytes().partition(b"\n")
-    oracle = pickle.loads(payload)
-    oracle["HumanEval/0"]["base"][0] = not oracle["HumanEval/0"]["base"][0]
+    stored = pickle.loads(payload)
+    expected = pickle.loads(stored["HumanEval/0"])
+    expected["base"][0] = not expected["base"][0]
+    stored["HumanEval/0"] = pickle.dumps(expected)
     key = json.loads(header)["key"]
     right = gt_file.read_bytes()
-    cache_entry.write_bytes(gt_file, key, pickle.dumps(oracle))
+    cache_entry.write_bytes(gt_file, key, pickle.dumps(stored))
     wrong = evaluate(clean["samples"], clean["root"] / "gt-wrong", clean["cache"])
     assert wrong.returncode == 0, wrong.stderr
     assert statuses(clean["root"] / "gt-wrong")["HumanEval/0"][0] == "fail"

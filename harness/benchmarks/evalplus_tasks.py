@@ -17,12 +17,11 @@ from harness import cache_entry
 from harness.benchmarks.base import BENCHMARKS, Benchmark, CheckJob, Dataset, Verdict
 from harness.data import find_release_file
 from harness.errors import InfraError
-from harness.hashing import text_digest, value_digest
+from harness.hashing import text_digest
 from sandboxes.base import JobResult, Sandbox
 
 MIN_TIME_LIMIT = 1.0  # evalplus 0.3.1 DEFAULT_MIN_TIME_LIMIT
 GT_TIME_LIMIT_FACTOR = 4.0  # evalplus 0.3.1 DEFAULT_GT_TIME_LIMIT_FACTOR
-_digests: dict[tuple[str, str], str] = {}  # (GT file sha256, task) → the task's GT digest: computed once a process
 TIMEOUT_PER_STAGE = 60.0  # evalplus caps one untrusted_check at 60 s (EVALPLUS_TIMEOUT_PER_TASK)
 
 
@@ -50,22 +49,23 @@ class EvalPlusBenchmark(Benchmark):
         return False
 
     def prepare(self, dataset: Dataset, task_ids: list[str], sandbox: Sandbox, cache_dir: Path) -> dict:
-        """Ground truth for `task_ids`, from the cache or computed in the sandbox (only the missing tasks)."""
+        """Ground truth for `task_ids`, from the cache or computed in the sandbox (only the missing tasks).
+
+        The cache file is one envelope (key + checksum, checked before anything is decoded) around task id →
+        that task's encoded ground truth, so each task's digest is the hash of its stored bytes (exact, and cheap:
+        no re-encoding of a 250 MB ground truth) and only the tasks asked for are decoded. The encoding is still
+        pickle: issue 13 replaces it by a format that cannot run code on load."""
         key = text_digest(f"{dataset.hash}|{sandbox.machine_key()}")[:16]
-        cache_file = cache_dir / "groundtruth" / f"{dataset.name}-{dataset.hash}-{key}.pkl"
+        cache_file = cache_dir / "groundtruth" / f"{dataset.name}-{dataset.hash}-{key}.gt"
+        stored = self._read_ground_truth(cache_file, key)
         oracle: dict[str, dict] = {}
-        # The envelope checks key and checksum before anything is unpickled (issue 13 replaces the pickle by a
-        # format that cannot run code on load); a damaged file is recomputed, never trusted.
-        payload = cache_entry.read_bytes(cache_file, key, "ground-truth")
-        self._gt_source = hashlib.sha256(payload).hexdigest() if payload is not None else None
-        if payload is not None:
-            try:
-                oracle = pickle.loads(payload)
-            except Exception as exc:  # noqa: BLE001 - any failure to decode is damage: recompute
-                cache_entry.report_damage("ground-truth", cache_file, f"cannot decode: {type(exc).__name__}")
-                oracle = {}
-            if not isinstance(oracle, dict):
-                oracle = {}
+        for task_id in task_ids:
+            if task_id in stored:
+                try:
+                    oracle[task_id] = pickle.loads(stored[task_id])
+                except Exception as exc:  # noqa: BLE001 - any failure to decode is damage: recompute the task
+                    cache_entry.report_damage("ground-truth", cache_file, f"cannot decode: {type(exc).__name__}")
+                    del stored[task_id]
         missing = [t for t in task_ids if t not in oracle]
         if missing:
             payloads = []
@@ -79,19 +79,29 @@ class EvalPlusBenchmark(Benchmark):
                     raise InfraError(f"ground truth of {missing[index]} failed in the sandbox: "
                                      f"{result.error} {result.detail.splitlines()[0] if result.detail else ''}")
                 oracle[missing[index]] = result.value
-            payload = pickle.dumps(oracle, protocol=pickle.HIGHEST_PROTOCOL)
-            cache_entry.write_bytes(cache_file, key, payload)
-            self._gt_source = hashlib.sha256(payload).hexdigest()
-        return {task_id: oracle[task_id] for task_id in task_ids}
+                stored[missing[index]] = pickle.dumps(result.value, protocol=pickle.HIGHEST_PROTOCOL)
+            cache_entry.write_bytes(cache_file, key, pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL))
+        self._gt_digests = {t: hashlib.sha256(stored[t]).hexdigest() for t in task_ids}
+        return oracle
+
+    @staticmethod
+    def _read_ground_truth(cache_file: Path, key: str) -> dict[str, bytes]:
+        payload = cache_entry.read_bytes(cache_file, key, "ground-truth")
+        if payload is None:
+            return {}
+        try:
+            stored = pickle.loads(payload)
+        except Exception as exc:  # noqa: BLE001 - any failure to decode is damage: recompute
+            cache_entry.report_damage("ground-truth", cache_file, f"cannot decode: {type(exc).__name__}")
+            return {}
+        if not (isinstance(stored, dict) and all(isinstance(v, bytes) for v in stored.values())):
+            cache_entry.report_damage("ground-truth", cache_file, "not task id → encoded ground truth")
+            return {}
+        return stored
 
     def oracle_digest(self, oracle: dict, task_id: str) -> str:
         """The task's ground truth by content (expected outputs and times): part of its verdicts' cache key."""
-        source = getattr(self, "_gt_source", None)
-        if source is None:
-            return value_digest(oracle[task_id])
-        if (source, task_id) not in _digests:
-            _digests[(source, task_id)] = value_digest(oracle[task_id])
-        return _digests[(source, task_id)]
+        return self._gt_digests[task_id]
 
     def check_job(self, dataset: Dataset, oracle: dict, task_id: str, solution: str) -> CheckJob:
         problem = dataset.problems[task_id]
