@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,20 +54,13 @@ class EvalPlusBenchmark(Benchmark):
 
         The cache file is one envelope (key + checksum, checked before anything is decoded) around task id →
         that task's encoded ground truth, so each task's digest is the hash of its stored bytes (exact, and cheap:
-        no re-encoding of a 250 MB ground truth) and only the tasks asked for are decoded. The encoding is still
+        no re-encoding of a 250 MB ground truth) and only the tasks checked now are decoded. The encoding is still
         pickle: issue 13 replaces it by a format that cannot run code on load."""
         key = text_digest(f"{dataset.hash}|{sandbox.machine_key()}")[:16]
         cache_file = cache_dir / "groundtruth" / f"{dataset.name}-{dataset.hash}-{key}.gt"
         stored = self._read_ground_truth(cache_file, key)
-        oracle: dict[str, dict] = {}
-        for task_id in task_ids:
-            if task_id in stored:
-                try:
-                    oracle[task_id] = pickle.loads(stored[task_id])
-                except Exception as exc:  # noqa: BLE001 - any failure to decode is damage: recompute the task
-                    cache_entry.report_damage("ground-truth", cache_file, f"cannot decode: {type(exc).__name__}")
-                    del stored[task_id]
-        missing = [t for t in task_ids if t not in oracle]
+        oracle = _StoredOracle(stored)
+        missing = [t for t in task_ids if t not in stored]
         if missing:
             payloads = []
             for task_id in missing:
@@ -78,7 +72,6 @@ class EvalPlusBenchmark(Benchmark):
                 if result.error:
                     raise InfraError(f"ground truth of {missing[index]} failed in the sandbox: "
                                      f"{result.error} {result.detail.splitlines()[0] if result.detail else ''}")
-                oracle[missing[index]] = result.value
                 stored[missing[index]] = pickle.dumps(result.value, protocol=pickle.HIGHEST_PROTOCOL)
             cache_entry.write_bytes(cache_file, key, pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL))
         self._gt_digests = {t: hashlib.sha256(stored[t]).hexdigest() for t in task_ids}
@@ -145,6 +138,25 @@ class EvalPlusBenchmark(Benchmark):
 
     def limits_key(self) -> dict[str, Any]:
         return {"min_time_limit": self.min_time_limit, "gt_time_limit_factor": self.gt_time_limit_factor}
+
+
+class _StoredOracle(Mapping):
+    """task id → ground truth, decoded from its stored bytes on first use: a fully cached evaluation only hashes
+    the bytes (for the verdict keys) and decodes nothing."""
+
+    def __init__(self, stored: dict[str, bytes]):
+        self.stored, self.decoded = stored, {}
+
+    def __getitem__(self, task_id: str) -> dict:
+        if task_id not in self.decoded:
+            self.decoded[task_id] = pickle.loads(self.stored[task_id])  # verified by the envelope's checksum
+        return self.decoded[task_id]
+
+    def __iter__(self):
+        return iter(self.stored)
+
+    def __len__(self) -> int:
+        return len(self.stored)
 
 
 @BENCHMARKS.register("humaneval")
