@@ -19,7 +19,8 @@ adapter-disabled model under LoRA, or a frozen copy for full fine-tuning.
 
 Per-micro-batch means (not divided by the tokens of the accumulated batch as SFT's loss is): the bounded
 objective is a ratio of means, which does not add up over micro-batches anyway. A set S with no token (a fix
-that only deletes lines has an empty m_add) gives CE_S = 0.
+that only deletes lines has an empty m_add) gives CE_S = 0; a batch without m_del tokens gets the bounded
+objective's 0.7·L_add alone (the ratio would be L_add / ε).
 """
 
 from __future__ import annotations
@@ -70,13 +71,17 @@ def retain_kl(logits: torch.Tensor, reference_logits: torch.Tensor, mask: torch.
     return (log_ref.exp() * (log_ref - log_p)).sum(-1).mean()
 
 
-def objective_loss(cfg: HotfixLossConfig, l_all, l_add, l_del):
+def objective_loss(cfg: HotfixLossConfig, l_all, l_add, l_del, has_deleted: bool = True):
+    """The objective from its parts. `has_deleted` False (no m_del token in the batch: fixes that only add
+    lines): the bounded objective's ratio would be L_add / ε, so it keeps its 0.7·L_add part only."""
     if cfg.objective == "learn_all":
         return l_all
     if cfg.objective == "learn_added":
         return l_add
     if cfg.objective == "unlearn_deleted":
         return -l_del
+    if not has_deleted:
+        return cfg.add_weight * l_add
     return cfg.add_weight * l_add + cfg.ratio_weight * l_add / (2 * l_del + cfg.eps)
 
 
@@ -104,7 +109,8 @@ def hotfix_loss(model, batch: dict, cfg: HotfixLossConfig, reference=None) -> tu
     if needs_buggy_side(cfg):
         buggy = model(input_ids=batch[INCORRECT_IDS], attention_mask=batch[INCORRECT_ATTENTION]).logits
         parts["l_del"] = masked_ce(buggy, batch[INCORRECT_IDS], batch[INCORRECT_LINE_MASK])
-    loss = objective_loss(cfg, parts["l_all"], parts["l_add"], parts.get("l_del"))
+    has_deleted = bool(batch[INCORRECT_LINE_MASK][:, 1:].any()) if needs_buggy_side(cfg) else False
+    loss = objective_loss(cfg, parts["l_all"], parts["l_add"], parts.get("l_del"), has_deleted)
     if cfg.retain and cfg.retain_weight > 0:
         with torch.no_grad(), _original(model, reference) as original:
             reference_logits = original(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
