@@ -7,8 +7,9 @@ QuixBugs or HumanEvalPack rows, or rows with `buggy` and `fixed` (code) and opti
 
 HumanEvalPack pairs ARE HumanEval tasks (Python/N = HumanEval/N). Two honest ways to train on them, set by
 `benchmark_overlap`:
-- `drop` (default): the 10-gram decontamination drops every pair that overlaps a benchmark (all HumanEvalPack
-  pairs when HumanEval is checked);
+- `drop` (default): every HumanEvalPack pair is dropped when HumanEval is checked (by task identity: the
+  10-gram rule alone keeps most of them, their solutions being short), and the 10-gram decontamination drops
+  every other pair that overlaps a benchmark;
 - `exclude_tasks`: HumanEvalPack pairs are kept and not decontaminated against HumanEval; their HumanEval task ids
   go into the artifact (`hotfix.exclude_tasks`) and the leaderboard drops those tasks for every variant
   (leaderboards.trained_tasks), so no score counts a task the model was trained on.
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import BadInput
+from harness.hashing import file_digest
 from plugins.base import TrainingExample
 from plugins.training_data import _read_jsonl, fenced, load_pairs_file, make_example
 
@@ -53,7 +55,7 @@ def _generic_pairs(rows: list[dict], source: str) -> list[TrainingExample]:
     return examples
 
 
-def load_pair_source(name: str, data_dir: str | Path | None = None) -> list[TrainingExample]:
+def pair_source_path(name: str, data_dir: str | Path | None = None) -> Path:
     from harness.data import data_dir as resolve_data_dir
 
     if name in NAMED_SOURCES:
@@ -62,10 +64,17 @@ def load_pair_source(name: str, data_dir: str | Path | None = None) -> list[Trai
         if path is None or not path.is_file():
             raise BadInput(f"hotfix pairs {name!r}: {NAMED_SOURCES[name]} not found in the data directory "
                            f"({directory}); set FGIT_BENCH_DATA")
-        return load_pairs_file(path)
+        return path
     path = Path(name)
     if not path.is_file():
         raise BadInput(f"hotfix pairs {name!r}: not a file and not one of {', '.join(NAMED_SOURCES)}")
+    return path
+
+
+def load_pair_source(name: str, data_dir: str | Path | None = None) -> list[TrainingExample]:
+    path = pair_source_path(name, data_dir)
+    if name in NAMED_SOURCES:
+        return load_pairs_file(path)
     rows = _read_jsonl(path)
     if not rows:
         raise BadInput(f"hotfix pairs {path}: empty")
@@ -96,7 +105,12 @@ def _decontaminate(examples: list[TrainingExample], benchmarks: list[str], overl
         exclude["humaneval"] = sorted({humaneval_task(e) for e in kept_ours})
         kept = [e for e in examples if e in kept_ours or e in kept_others]
         return kept, report, exclude
+    identity = []
+    if "humaneval" in names:  # by identity: the 10-gram rule misses short solutions (no 10-gram, or too few)
+        identity = [humaneval_task(e) for e in examples if humaneval_task(e)]
+        examples = [e for e in examples if not humaneval_task(e)]
     kept, report = decontaminate(examples, names, data_dir=data_dir)
+    report["dropped_as_humaneval_tasks"] = identity
     return kept, report, exclude
 
 
@@ -117,8 +131,11 @@ def prepare_pairs(sources: str, *, benchmarks: list[str], overlap: str, max_pair
     names = [s.strip() for s in sources.split(",") if s.strip()]
     if not names:
         raise BadInput("hotfix: no pair source given (pairs = \"quixbugs\", \"humanevalpack\" or a JSONL path)")
+    files = {}
     for name in names:
         examples += load_pair_source(name, data_dir)
+        path = pair_source_path(name, data_dir)
+        files[name] = {"path": str(path), "sha256": file_digest(path)}
     loaded = len(examples)
     examples = [e for e in examples if e.incorrect and e.incorrect.strip() != (e.code or "").strip()]
     identical = loaded - len(examples)
@@ -134,7 +151,7 @@ def prepare_pairs(sources: str, *, benchmarks: list[str], overlap: str, max_pair
     if exclude:  # only the tasks actually used (trained on, or used to pick the checkpoint) are excluded
         used = {humaneval_task(e) for e in train_set + val_set} - {None}
         exclude = {"humaneval": sorted(used)}
-    report = {"sources": names, "loaded": loaded, "identical_dropped": identical,
+    report = {"sources": names, "source_files": files, "loaded": loaded, "identical_dropped": identical,
               "after_decontamination": len(kept), "used": len(chosen), "train": len(train_set),
               "validation": len(val_set), "test": len(test_set), "benchmark_overlap": overlap,
               "decontamination": contamination, "exclude_tasks": exclude,
