@@ -197,3 +197,55 @@ def test_sed_sft_refuses_to_hold_out_every_row(tmp_path, capsys, shared_data):
                  "--data", str(shared_data / "QuixBugs-python.jsonl"), "--limit", "4", "--benchmarks", "none",
                  "--output", str(tmp_path / "o")]) == 2
     assert "calibration_sequences = 100 held out would leave none" in capsys.readouterr().err
+
+
+def test_the_methods_profile_names_every_method_with_valid_settings(tmp_path):
+    from harness.pipeline.config import DEFAULT_VARIANTS, load_run_config
+    from harness.pipeline.run import ComparisonRun
+
+    config = load_run_config("methods", None)
+    assert config.variants == DEFAULT_VARIANTS + list(NEW_PLUGINS) and config.training.limit
+    run = ComparisonRun(config, tmp_path / "run")  # builds every plugin's config: typos are BadInput here
+    assert run.plugin_configs["sed-sft"].calibration_sequences == 2
+    hotfix = run.plugin_configs["hotfix"]
+    assert (hotfix.pairs, hotfix.learning_rate, hotfix.lora_r, hotfix.evaluation.samples) == ("quixbugs", 3e-4, 8, 10)
+
+
+def test_run_trains_hotfix_by_name_and_the_leaderboard_reports_it(tmp_path):
+    from tests.conftest import run_cli
+    from tests.run_support import canonical_samples, write_samples
+
+    tasks = {"humaneval": 3, "mbpp": 2}
+    for variant in ("base", "hotfix"):
+        for benchmark, limit in tasks.items():
+            write_samples(tmp_path / "replay" / f"{variant}-{benchmark}.jsonl", canonical_samples(benchmark, limit))
+    config = tmp_path / "run.toml"
+    config.write_text(f"""
+model = "{tiny_model_dir()}"
+variants = ["base", "hotfix"]
+sandbox = "process"
+[generation]
+backend = "replay"
+samples_from = "{tmp_path}/replay/{{variant}}-{{benchmark}}.jsonl"
+[plugins.hotfix]
+max_pairs = 4
+epochs = 1
+max_length = 384
+batch_size = 2
+decontaminate_against = ["humaneval", "mbpp"]
+evaluation = {{ samples = 2, max_new_tokens = 4 }}
+[[benchmarks]]
+name = "humaneval"
+limit = 3
+[[benchmarks]]
+name = "mbpp"
+limit = 2
+""")
+    result = run_cli("run", "--config", str(config), "--output", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["artifacts"]["hotfix"]["hotfix"]["sources"] == ["quixbugs"]
+    board = (tmp_path / "out" / "leaderboard.md").read_text()
+    row = next(line for line in board.splitlines() if line.startswith("| Hotfix (LoRA) | quixbugs"))
+    # every replayed canonical solution passes: 100% for both, no discordant task
+    assert "100.0 (Δ +0.0 pp vs Base, McNemar p 1.000)" in row and "| Hotfix (LoRA) | 100.0 (100.0)" in board
