@@ -134,7 +134,11 @@ def _train_all(model: str, toml: str, limit: str, tmp_path, monkeypatch, capsys,
     return manifests
 
 
-def _check_manifests(manifests: dict, limit: int) -> None:
+def _log(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _check_manifests(manifests: dict, limit: int, pairs: int, artifacts) -> None:
     sed = manifests["sed-sft"]["sed_sft"]
     assert sed["calibration_sequences"] == 2 and sed["calibration_split"] == "held_out"
     assert 0 < sed["tau"] <= 1 and sed["calibration_positions"] > 0
@@ -145,8 +149,11 @@ def _check_manifests(manifests: dict, limit: int) -> None:
     hotfix = manifests["hotfix"]
     assert hotfix["kind"] == "adapter" and hotfix["config"]["lora_r"] == 8 and hotfix["config"]["lora_alpha"] == 16
     report = hotfix["hotfix"]
-    assert report["sources"] == ["quixbugs"] and report["train"] + report["validation"] + report["test"] == 6
-    assert report["best_checkpoint"] in ("checkpoint-2", "checkpoint-4", "checkpoint-3", "checkpoint-6")
+    assert report["sources"] == ["quixbugs"] and report["train"] + report["validation"] + report["test"] == pairs
+    steps = hotfix["training"]["steps"]  # 2 epochs: the best is the end of epoch 1 or 2
+    assert report["best_checkpoint"] in (f"checkpoint-{steps // 2}", f"checkpoint-{steps}")
+    validation = [row["eval_loss"] for row in _log(artifacts / "hotfix" / "train_log.jsonl") if "eval_loss" in row]
+    assert len(validation) == 2 and report["best_validation_loss"] == pytest.approx(min(validation), rel=1e-3)
     for when in ("before", "after"):
         rates = report["rates"][when]
         assert rates["pairs_scored"] + rates["pairs_not_scorable"] == report["test"]
@@ -156,10 +163,10 @@ def _check_manifests(manifests: dict, limit: int) -> None:
 
 def test_new_plugins_train_generate_and_are_cached_on_a_tiny_model(tmp_path, monkeypatch, capsys, shared_data):
     manifests = _train_all(str(tiny_model_dir()), TINY_TOML, "6", tmp_path, monkeypatch, capsys, shared_data)
-    _check_manifests(manifests, 6)
-    log = [json.loads(line) for line in (tmp_path / "sed-sft" / "train_log.jsonl").read_text().splitlines()]
+    _check_manifests(manifests, 6, pairs=6, artifacts=tmp_path)
+    log = _log(tmp_path / "sed-sft" / "train_log.jsonl")
     assert all("masked_fraction" in row for row in log if "loss" in row)
-    hotfix_log = [json.loads(line) for line in (tmp_path / "hotfix" / "train_log.jsonl").read_text().splitlines()]
+    hotfix_log = _log(tmp_path / "hotfix" / "train_log.jsonl")
     assert [row["epoch"] for row in hotfix_log if "eval_loss" in row] == [1.0, 2.0]  # validation every epoch
     assert all("retain_kl" in row and "l_del" in row for row in hotfix_log if "loss" in row)
 
@@ -170,8 +177,7 @@ def test_new_plugins_on_smollm2_limit_8(tmp_path, monkeypatch, capsys, shared_da
     manifests = _train_all("smollm2", SMOLLM2_TOML, "8", tmp_path, monkeypatch, capsys, shared_data)
     for manifest in manifests.values():
         assert manifest["base_model_hash"] == resolve_model("smollm2").content_hash()
-    _check_manifests({**manifests, "hotfix": {**manifests["hotfix"], "hotfix": {
-        **manifests["hotfix"]["hotfix"], "train": manifests["hotfix"]["hotfix"]["train"] - 2}}}, 8)
+    _check_manifests(manifests, 8, pairs=8, artifacts=tmp_path)
 
 
 def test_every_new_plugin_is_in_train_help_and_the_leaderboard_with_its_label(capsys):
@@ -249,3 +255,19 @@ limit = 2
     row = next(line for line in board.splitlines() if line.startswith("| Hotfix (LoRA) | quixbugs"))
     # every replayed canonical solution passes: 100% for both, no discordant task
     assert "100.0 (Δ +0.0 pp vs Base, McNemar p 1.000)" in row and "| Hotfix (LoRA) | 100.0 (100.0)" in board
+
+
+@pytest.mark.model
+@pytest.mark.slow
+def test_the_methods_profile_runs_on_cpu_and_its_leaderboard_has_every_method(tmp_path):
+    from leaderboards.table import VARIANT_LABELS
+    from tests.conftest import run_cli
+
+    result = run_cli("run", "--profile", "methods", "--output", str(tmp_path / "methods"), timeout=7200)
+    assert result.returncode == 0, result.stderr[-3000:]
+    board = (tmp_path / "methods" / "leaderboard.md").read_text()
+    main_table = board.split("## pass@1 (%) with 95% Wilson intervals")[0]
+    for variant in ("base", "sft", "dpo", "mutation", "fgit", *NEW_PLUGINS):
+        assert f"| {VARIANT_LABELS[variant]} | " in main_table, variant
+    hotfix = next(line for line in board.splitlines() if line.startswith("| Hotfix (LoRA) | quixbugs"))
+    assert " → " in hotfix and "vs Base, McNemar p" in hotfix
