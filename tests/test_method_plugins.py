@@ -113,11 +113,13 @@ def _forbid_model_loading(monkeypatch):
 def _train_all(model: str, toml: str, limit: str, tmp_path, monkeypatch, capsys, shared_data) -> dict:
     (tmp_path / "cfg.toml").write_text(toml)
     manifests = {}
+    def args(variant: str) -> list[str]:
+        data = ["--data", str(shared_data / "EvolInstruct-Code-4k.jsonl.gz"), "--limit", limit,
+                "--benchmarks", "humaneval"] if variant != "hotfix" else []  # hotfix: the pairs of its config
+        return ["train", "--variant", variant, "--model", model, "--config", str(tmp_path / "cfg.toml"), *data]
+
     for variant in NEW_PLUGINS:
-        args = ["train", "--variant", variant, "--model", model, "--config", str(tmp_path / "cfg.toml"),
-                "--data", str(shared_data / "EvolInstruct-Code-4k.jsonl.gz"), "--limit", limit,
-                "--benchmarks", "humaneval"]
-        assert main([*args, "--output", str(tmp_path / variant)]) == 0, variant
+        assert main([*args(variant), "--output", str(tmp_path / variant)]) == 0, variant
         assert f"{variant}: trained artifact" in capsys.readouterr().out
         manifests[variant] = json.loads((tmp_path / variant / "artifact.json").read_text())
         assert manifests[variant]["plugin"] == variant and manifests[variant]["device"] == "cpu"
@@ -125,10 +127,7 @@ def _train_all(model: str, toml: str, limit: str, tmp_path, monkeypatch, capsys,
     with monkeypatch.context() as patched:
         _forbid_model_loading(patched)
         for variant in NEW_PLUGINS:
-            args = ["train", "--variant", variant, "--model", model, "--config", str(tmp_path / "cfg.toml"),
-                    "--data", str(shared_data / "EvolInstruct-Code-4k.jsonl.gz"), "--limit", limit,
-                    "--benchmarks", "humaneval", "--output", str(tmp_path / f"{variant}-again")]
-            assert main(args) == 0
+            assert main([*args(variant), "--output", str(tmp_path / f"{variant}-again")]) == 0
             assert f"{variant}: cached artifact" in capsys.readouterr().out
             assert json.loads((tmp_path / f"{variant}-again" / "artifact.json").read_text()) == manifests[variant]
     return manifests

@@ -60,6 +60,8 @@ def run(args) -> int:
         print(f"data: {report['rows_used']} rows ({report['rows_with_python']} with Python, {dropped} dropped by "
               f"decontamination against {','.join(report['decontamination']['benchmarks']) or 'nothing'})",
               file=sys.stderr)
+    elif args.data or args.limit:
+        print(f"{args.variant}: --data/--limit not used (this variant's data come from its config)", file=sys.stderr)
     path, cached = train_cached(args.variant, spec, examples, config, output=args.output,
                                 cache_dir=args.cache_dir, extra_files=extra)
     print(f"{args.variant}: {'cached' if cached else 'trained'} artifact at {path}")
