@@ -50,9 +50,9 @@ def _rate(value) -> str:
 
 
 def _pairs_text(entry: dict) -> str:
-    handling = ("decontaminated (overlapping pairs dropped)" if entry.get("benchmark_overlap") == "drop" else
-                f"HumanEval tasks trained on excluded from every score: {len(entry['exclude_tasks'].get('humaneval', []))}"
-                if entry.get("exclude_tasks") else "kept")
+    excluded = (entry.get("exclude_tasks") or {}).get("humaneval", [])
+    handling = (f"HumanEval tasks trained on excluded from every score: {len(excluded)}" if excluded else
+                "decontaminated (overlapping pairs dropped)")
     return (f"{'+'.join(entry.get('sources', []))}: {entry.get('train', 0)} train / {entry.get('validation', 0)} "
             f"validation / {entry.get('test', 0)} held-out; {handling}")
 

@@ -12,7 +12,8 @@ HumanEvalPack pairs ARE HumanEval tasks (Python/N = HumanEval/N). Two honest way
   every other pair that overlaps a benchmark;
 - `exclude_tasks`: HumanEvalPack pairs are kept and not decontaminated against HumanEval; their HumanEval task ids
   go into the artifact (`hotfix.exclude_tasks`) and the leaderboard drops those tasks for every variant
-  (leaderboards.trained_tasks), so no score counts a task the model was trained on.
+  (leaderboards.hotfix_section), so no score counts a task the model was trained on. HumanEvalPack pairs that
+  are used because HumanEval is not checked (`decontaminate_against` without it) are excluded the same way.
 """
 
 from __future__ import annotations
@@ -94,7 +95,6 @@ def _decontaminate(examples: list[TrainingExample], benchmarks: list[str], overl
     from plugins.decontaminate import decontaminate, normalize_benchmarks
 
     names = normalize_benchmarks(benchmarks)
-    exclude: dict[str, list[str]] = {}
     if overlap == "exclude_tasks" and "humaneval" in names:
         ours = [e for e in examples if humaneval_task(e)]
         others = [e for e in examples if not humaneval_task(e)]
@@ -102,16 +102,15 @@ def _decontaminate(examples: list[TrainingExample], benchmarks: list[str], overl
         kept_ours, report_ours = decontaminate(ours, rest, data_dir=data_dir)
         kept_others, report = decontaminate(others, names, data_dir=data_dir)
         report = {"humanevalpack_pairs": report_ours, "other_pairs": report}
-        exclude["humaneval"] = sorted({humaneval_task(e) for e in kept_ours})
         kept = [e for e in examples if e in kept_ours or e in kept_others]
-        return kept, report, exclude
+        return kept, report
     identity = []
     if "humaneval" in names:  # by identity: the 10-gram rule misses short solutions (no 10-gram, or too few)
         identity = [humaneval_task(e) for e in examples if humaneval_task(e)]
         examples = [e for e in examples if not humaneval_task(e)]
     kept, report = decontaminate(examples, names, data_dir=data_dir)
     report["dropped_as_humaneval_tasks"] = identity
-    return kept, report, exclude
+    return kept, report
 
 
 def _sizes(n: int, validation: float, test: float) -> tuple[int, int]:
@@ -139,7 +138,7 @@ def prepare_pairs(sources: str, *, benchmarks: list[str], overlap: str, max_pair
     loaded = len(examples)
     examples = [e for e in examples if e.incorrect and e.incorrect.strip() != (e.code or "").strip()]
     identical = loaded - len(examples)
-    kept, contamination, exclude = _decontaminate(examples, benchmarks, overlap, data_dir)
+    kept, contamination = _decontaminate(examples, benchmarks, overlap, data_dir)
     order = list(range(len(kept)))
     random.Random(seed).shuffle(order)
     chosen = [kept[i] for i in order][: max_pairs or None]
@@ -148,9 +147,9 @@ def prepare_pairs(sources: str, *, benchmarks: list[str], overlap: str, max_pair
     if not train_set:
         raise BadInput(f"hotfix: {len(chosen)} pairs leave none to train on after {n_test} test and {n_val} "
                        "validation pairs")
-    if exclude:  # only the tasks actually used (trained on, or used to pick the checkpoint) are excluded
-        used = {humaneval_task(e) for e in train_set + val_set} - {None}
-        exclude = {"humaneval": sorted(used)}
+    # Whatever the policy: a HumanEval task trained on (or used to pick the checkpoint) is excluded from the scores
+    used = {humaneval_task(e) for e in train_set + val_set} - {None}
+    exclude = {"humaneval": sorted(used)} if used else {}
     report = {"sources": names, "source_files": files, "loaded": loaded, "identical_dropped": identical,
               "after_decontamination": len(kept), "used": len(chosen), "train": len(train_set),
               "validation": len(val_set), "test": len(test_set), "benchmark_overlap": overlap,

@@ -55,6 +55,9 @@ def test_humanevalpack_pairs_are_dropped_or_their_tasks_excluded(shared_data):
                          validation=0.1, test=0.2, seed=0, data_dir=shared_data)
     used = {"HumanEval/" + e.meta["task"].split("/")[1] for e in kept.train + kept.validation}
     assert set(kept.report["exclude_tasks"]["humaneval"]) == used and len(used) == 20 - len(kept.test)
+    unchecked = prepare_pairs("humanevalpack", benchmarks=["mbpp"], overlap="drop", max_pairs=10, validation=0.1,
+                              test=0.2, seed=0, data_dir=shared_data)  # HumanEval not checked: still excluded
+    assert len(unchecked.report["exclude_tasks"]["humaneval"]) == len(unchecked.train + unchecked.validation)
 
 
 def test_line_probe_of_a_quixbugs_pair(shared_data):
