@@ -43,8 +43,6 @@ class QuixBugs(EvalPlusBenchmark):
     instruction_prefix = ("Fix the bug in the following Python program (the bug is on one line). "
                           "Give the whole fixed program in a markdown code block:")
     response_prefix = "Below is the fixed Python program:"
-    # direct completion: the fixed program may hold several definitions and imports, so no "\ndef " stop
-    direct_stop = ("\n# Buggy program", "\n# Fixed program", "\nassert ")
     # results.jsonl columns beyond base_pass (= plausible), and their leaderboard metric names
     metric_fields = {"exact_match": "QuixBugs-exact", "plausible": "QuixBugs-plausible"}
 
