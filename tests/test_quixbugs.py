@@ -155,3 +155,15 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     lines = [line for line in proc.stderr.splitlines() if "error" in line]
     assert len(lines) == 1 and "unknown task_id 'HumanEval/0'" in lines[0], proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_damaged_release_file_is_bad_input(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "QuixBugs-python.jsonl").write_text('{"name": "bitcount", "buggy_program": "x"}\n{not json\n')
+    samples = write_jsonl(tmp_path / "s.jsonl", [{"task_id": "QuixBugs/bitcount", "solution": "pass"}])
+    proc = run_cli("evaluate", "--benchmark", "quixbugs", "--samples", str(samples), "--output",
+                   str(tmp_path / "out"), "--sandbox", "process", "--data-dir", str(data))
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert len(lines) == 1 and "QuixBugs row lacks docstring, solution, tests" in lines[0], proc.stderr

@@ -55,7 +55,12 @@ class QuixBugs(EvalPlusBenchmark):
         for number, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
             if not line.strip():
                 continue
-            row = json.loads(line)
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise BadInput(f"{path}:{number}: not a JSON line ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise BadInput(f"{path}:{number}: expected a JSON object")
             problem = self._problem(row, f"{path}:{number}")
             problems[problem["task_id"]] = problem
         version = "octopack-79d1f65" if hashlib.sha256(raw).hexdigest() == RELEASE_SHA256 else "unknown"
