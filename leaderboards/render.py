@@ -11,6 +11,7 @@ import io
 import math
 from dataclasses import dataclass
 
+from leaderboards.hotfix_section import hotfix_markdown
 from leaderboards.stats import Leaderboard
 from leaderboards.table import REPAIR_METRIC_NAMES, variant_label
 
@@ -197,6 +198,7 @@ def render_markdown(board: Leaderboard) -> str:
             "wins/losses: tasks only the variant / only the reference passes; p: exact two-sided McNemar.",
             "",
         ]
+    parts += hotfix_markdown(board)
     notes = board.notes()
     if notes:
         parts += ["## Notes", ""] + [f"- {note}" for note in notes] + [""]

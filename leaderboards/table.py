@@ -53,13 +53,19 @@ _FIELD_METRICS = {b: [m for m in REPAIR_METRICS if m.benchmark == b] for b in {m
 # BigCodeBench has a single test suite: its metrics never read plus_pass.
 _BASE_ONLY = {"bigcodebench-full", "bigcodebench-hard"}
 
-VARIANT_ORDER = ["base", "sft", "dpo", "mutation", "fgit"]
+# Until the registry owns labels and order (issue 12), they are repeated here; the plugins declare the same
+# `label` and `order` (tests/test_method_plugins.py checks they agree).
+VARIANT_ORDER = ["base", "sft", "dpo", "mutation", "fgit", "sed-sft", "gem", "dft", "hotfix"]
 VARIANT_LABELS = {
     "base": "Base",
     "sft": "Standard-SFT",
     "dpo": "DPO",
     "mutation": "Mutation-based",
     "fgit": "FGit",
+    "sed-sft": "SED-SFT",
+    "gem": "GEM",
+    "dft": "DFT",
+    "hotfix": "Hotfix (LoRA)",
 }
 _STATUSES = {"pass", "fail", "timeout"}
 
@@ -217,7 +223,10 @@ def records_to_table(records: list[dict]) -> pd.DataFrame:
 
 
 def load_run(run_dir: str | Path) -> pd.DataFrame:
-    """The long table of a run directory, excluded tasks included (flagged); see `comparable`."""
+    """The long table of a run directory, excluded tasks included (flagged; also the tasks a hotfix variant
+    trained on, leaderboards.hotfix_section); see `comparable`."""
+    from leaderboards.hotfix_section import exclude_trained_tasks
+
     records = []
     seen: dict[tuple[str, str], Path] = {}
     for variant, benchmark_dir, path in find_results(run_dir):
@@ -229,7 +238,7 @@ def load_run(run_dir: str | Path) -> pd.DataFrame:
                 )
             seen[(variant, benchmark)] = path
         records.extend(rows_to_records(variant, rows))
-    return records_to_table(records)
+    return exclude_trained_tasks(records_to_table(records), read_manifest(run_dir))
 
 
 def comparable(table: pd.DataFrame) -> pd.DataFrame:
