@@ -22,11 +22,13 @@ COLUMNS = ["variant", "benchmark", "metric", "task_id", "passed", "status", "det
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """One leaderboard column: which benchmark, and whether it reads the base or the plus (extra) tests."""
+    """One leaderboard column: which benchmark, and whether it reads the base or the plus (extra) tests, or
+    another per-task boolean of the results rows (`field`, e.g. a repair's exact match)."""
 
     name: str
     benchmark: str
     plus: bool
+    field: str | None = None
 
 
 # The paper's columns, in the paper's order. Other benchmarks get generic columns after these.
@@ -38,7 +40,16 @@ KNOWN_METRICS = [
     MetricSpec("BCB-full", "bigcodebench-full", False),
     MetricSpec("BCB-hard", "bigcodebench-hard", False),
 ]
-_KNOWN_BY_KEY = {(m.benchmark, m.plus): m for m in KNOWN_METRICS}
+# Program repair (QuixBugs): per-task fields of its rows, shown as their own "repair" block, not as pass@1.
+# (Issue 12 moves these facts onto the Benchmark; until then they mirror QuixBugs.metric_fields.)
+REPAIR_METRICS = [
+    MetricSpec("QuixBugs-exact", "quixbugs", False, field="exact_match"),
+    MetricSpec("QuixBugs-plausible", "quixbugs", False, field="plausible"),
+]
+REPAIR_METRIC_NAMES = {m.name for m in REPAIR_METRICS}
+KNOWN_METRICS += REPAIR_METRICS
+_KNOWN_BY_KEY = {(m.benchmark, m.plus): m for m in KNOWN_METRICS if m.field is None}
+_FIELD_METRICS = {b: [m for m in REPAIR_METRICS if m.benchmark == b] for b in {m.benchmark for m in REPAIR_METRICS}}
 # BigCodeBench has a single test suite: its metrics never read plus_pass.
 _BASE_ONLY = {"bigcodebench-full", "bigcodebench-hard"}
 
@@ -75,7 +86,7 @@ def variant_label(variant: str) -> str:
 
 
 def metric_spec(benchmark: str, plus: bool) -> MetricSpec | None:
-    if benchmark in _BASE_ONLY and plus:
+    if (benchmark in _BASE_ONLY and plus) or benchmark in _FIELD_METRICS:
         return None
     known = _KNOWN_BY_KEY.get((benchmark, plus))
     if known is not None:
@@ -171,12 +182,18 @@ def rows_to_records(variant: str, rows: list[dict]) -> list[dict]:
     for row in rows:
         excluded = bool(row.get("excluded", False))
         detail = row.get("detail") or ""
-        for plus in (False, True):
-            spec = metric_spec(row["benchmark"], plus)
-            passed = row.get("plus_pass") if plus else row["base_pass"]
-            if spec is None or passed is None:
+        specs = [(spec, row.get("plus_pass") if plus else row["base_pass"], plus)
+                 for plus in (False, True) if (spec := metric_spec(row["benchmark"], plus)) is not None]
+        specs += [(spec, row.get(spec.field), None) for spec in _FIELD_METRICS.get(row["benchmark"], ())]
+        for spec, passed, plus in specs:
+            if passed is None:
                 continue
-            status = _status(passed, row.get("plus_status") if plus else row.get("base_status"))
+            if not isinstance(passed, bool):
+                raise BadInput(f"{row['benchmark']} {row['task_id']}: {spec.field} must be true or false")
+            if plus is None:  # a per-task field: passed or not, whatever the tests' status
+                status = "pass" if passed else "fail"
+            else:
+                status = _status(passed, row.get("plus_status") if plus else row.get("base_status"))
             records.append(
                 {
                     "variant": variant,
