@@ -277,7 +277,7 @@ class FaultWeightedPlugin(TrainingPlugin):
         else:
             paired = _apply_pairing(examples, entry)
             report = entry["report"]
-            print(f"{self.name}: variant set from the cache ({report.get('paired')}/{len(examples)} paired)",
+            print(f"{self.name}: variant set from the cache ({key[:12]})",
                   file=sys.stderr)
         self._prepared = (id(examples), paired, report, loaded)
         return {"variant_set": variant_set_digest(paired), "pairing_key": key}
