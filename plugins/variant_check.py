@@ -56,6 +56,8 @@ def check_variants(benchmark: str, source: str, config: VariantConfig, output: P
     from harness.evaluation import EvaluateConfig, evaluate
     from plugins.variant_resolution import resolve_variants
 
+    if benchmark not in BENCHMARKS:  # before anything is resolved or loaded
+        raise BadInput(f"variants-check works on {' or '.join(BENCHMARKS)}, not {benchmark!r}")
     load_sources()
     VARIANT_SOURCES.get(source)  # BadInput with "did you mean" on a typo
     config = dataclasses.replace(config, keep_unpaired=True, run_tests=False,  # the benchmark's tests judge below
