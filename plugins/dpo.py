@@ -85,6 +85,13 @@ class DPOPlugin(TrainingPlugin):
     name = "dpo"
     config_class = DPOVariantConfig
 
+    def resolve(self, model: ModelSpec, config: DPOVariantConfig) -> dict:
+        """The teacher/embedding its rejected side comes from (plugins.variant_resolution): in the key, and a
+        missing model fails before anything trains."""
+        from plugins.fault_weighted import resolve_pairing
+
+        return {"variants": resolve_pairing(config, model)}
+
     def train(self, model: ModelSpec, examples: list[TrainingExample], config: DPOVariantConfig,
               output_dir: Path) -> Path:
         import datasets

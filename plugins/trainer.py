@@ -111,10 +111,13 @@ def encode_example(tokenizer, instruction: str, response: str, max_length: int) 
     """
     if getattr(tokenizer, DECODER_START, None) is not None:
         return encode_seq2seq_example(tokenizer, instruction, response, max_length)
-    plain = not getattr(tokenizer, "chat_template", None)
+    from harness.tokenization import encode_text
+
+    templated = bool(getattr(tokenizer, "chat_template", None))
     prompt, text = render(tokenizer, instruction, None), render(tokenizer, instruction, response)
-    prompt_ids = tokenizer(prompt, add_special_tokens=plain)["input_ids"]
-    encoded = tokenizer(text, add_special_tokens=plain, return_offsets_mapping=bool(tokenizer.is_fast))
+    # the same rule generation applies to the prompt (harness.tokenization), so both see the same prompt ids
+    prompt_ids = encode_text(tokenizer, prompt, templated)["input_ids"]
+    encoded = encode_text(tokenizer, text, templated, return_offsets_mapping=bool(tokenizer.is_fast))
     ids = encoded["input_ids"]
     boundary = 0
     while boundary < min(len(prompt_ids), len(ids)) and prompt_ids[boundary] == ids[boundary]:
@@ -297,6 +300,9 @@ def trainer_classes():
             if self._metric_calls and "loss" in logs:
                 logs.update({k: v / self._metric_calls for k, v in self._metric_sums.items()})
                 self._metric_sums, self._metric_calls = {}, 0
+                step_logs = getattr(self.loss_fn, "step_logs", None)  # a loss that aggregates its own metrics
+                if step_logs is not None:
+                    logs.update(step_logs())
             logs["tokens_seen"] = self.tokens_seen
             super().log(logs, start_time)
 
@@ -370,5 +376,7 @@ def run_training(spec: ModelSpec, examples: list[TrainingExample], config: Train
     result = trainer.train(resume_from_checkpoint=checkpoint)
     stats = {"examples": len(examples), "examples_trained": len(rows), "dropped_too_long": len(examples) - len(rows),
              "steps": trainer.state.global_step, "tokens_seen": trainer.tokens_seen, **result.metrics}
+    if hasattr(loss_fn, "summary"):  # e.g. FGit's weight statistics over paired rows (plugins.fgit_stats)
+        stats["loss_statistics"] = loss_fn.summary()
     return save_artifact(trainer, tokenizer, spec, config, output_dir, plugin=plugin, examples=examples,
                          stats=stats, manifest_extra=manifest_extra)

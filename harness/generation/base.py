@@ -56,6 +56,7 @@ class GenerationRequest:
     prompt: str | list  # rendered prompt text, or chat messages for message-based APIs
     stop: tuple[str, ...] = ()
     task_id: str = ""
+    templated: bool = False  # the prompt text came from the chat template (harness.tokenization: no added specials)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from harness.generation.base import (
 from harness.generation.cache import GenerationCache
 from harness.hashing import text_digest
 from harness.models import ModelSpec, is_seq2seq, load_model, load_tokenizer, resolve_model
+from harness.tokenization import PROMPT_ENCODING, encode_text
 
 _STOP_TAIL_TOKENS = 16  # stop strings are shorter than this many tokens: decode only the tail to look for them
 
@@ -112,6 +113,7 @@ class HFBackend(Backend):
                   "dtype": self.dtype}
         if self.decoding.batch_mode == "invariant":
             engine["row_block"] = self.row_block
+        engine["prompt_encoding"] = PROMPT_ENCODING
         return BackendIdentity("hf", self.spec.name, self.spec.content_hash(), info["hash"], info["chat_template"], engine,
                                seq2seq=info["seq2seq"])
 
@@ -165,7 +167,7 @@ class HFBackend(Backend):
         batch_size = batch_size or self.decoding.batch_size
         tok, model = self.tokenizer, self.model
         self._eos = self.eos_ids()
-        encoded = [tok(r.prompt)["input_ids"] for r in requests]
+        encoded = [encode_text(tok, r.prompt, r.templated)["input_ids"] for r in requests]
         if model.config.is_encoder_decoder:
             # batch-invariant by construction in invariant mode: every source decoded alone (the ragged decoder
             # needs transformers' attention interface, which T5-style attention does not use)

@@ -126,7 +126,8 @@ def generate_samples(config: GenerateConfig, backend: Backend | None = None) -> 
         requests = []
         for i in missing:
             prompts[i] = backend.render(template, tasks[i].prompt)
-            requests.append(GenerationRequest(i, prompts[i], template.stop, tasks[i].task_id))
+            requests.append(GenerationRequest(i, prompts[i], template.stop, tasks[i].task_id,
+                                              templated=template.style == "chat"))
         backend.generate(requests, on_output)
     except FgitBenchError as exc:
         done = len(entries)
