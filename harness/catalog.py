@@ -29,6 +29,11 @@ def _metric_table() -> tuple[list[MetricSpec], dict[str, list[MetricSpec]]]:
     by_benchmark: dict[str, list[MetricSpec]] = {}
     for name in benchmark_names():
         cls = BENCHMARKS.get(name)
+        if cls.metric_fields:  # per-task fields of its rows instead of base/plus columns (QuixBugs)
+            specs = [MetricSpec(column, cls.name, False, field=f) for f, column in cls.metric_fields.items()]
+            by_benchmark[cls.name] = specs
+            ordered.extend(specs)
+            continue
         for result_name, columns in cls.metric_columns().items():
             specs = [MetricSpec(column, result_name, plus) for plus, column in zip((False, True), columns, strict=False)]
             by_benchmark[result_name] = specs

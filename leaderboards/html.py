@@ -17,6 +17,7 @@ from leaderboards.render import (
     paired_rows,
     percent,
     provenance_line,
+    repair_rows,
 )
 from leaderboards.stats import Leaderboard
 from leaderboards.table import comparable, sort_tasks, variant_label
@@ -150,6 +151,11 @@ def render_html(board: Leaderboard) -> str:
         f"<p>{escape(provenance_line(board))}</p>",
         "<h2>pass@1 (%, greedy), paper layout</h2>",
         html_table(*main_table_rows(board)),
+    ]
+    header, rows = repair_rows(board)
+    if rows:
+        body += ["<h2>Program repair (%, greedy): exact match and plausible</h2>", html_table(header, rows)]
+    body += [
         "<h2>pass@1 with 95% Wilson intervals</h2>",
         '<div class="charts">' + "".join(bar_chart(board, m) for m in board.metrics) + "</div>",
         html_table(*interval_rows(board)),

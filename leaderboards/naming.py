@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class MetricSpec:
     """One leaderboard column: which benchmark (its `benchmark` value in results.jsonl), and whether it reads the
-    base or the plus (extra) tests."""
+    base or the plus (extra) tests, or a per-task `field`."""
 
     name: str
     benchmark: str
     plus: bool
+    field: str | None = None  # another per-task boolean of the rows instead (e.g. a repair's exact_match)
 
 
 @dataclass(frozen=True)

@@ -272,7 +272,9 @@ class Leaderboard:
             missing = [v for v in self.variants if v not in set(sizes.index)]
             if missing and not usable.loc[usable["metric"] == metric].empty:
                 notes.append(f"{metric}: no results for {', '.join(missing)}")
-        return notes
+        from leaderboards.notes import resolution_notes
+
+        return notes + resolution_notes(self.provenance.get("manifest") or {})
 
 
 def build_leaderboard(

@@ -41,11 +41,22 @@ def variant_label(variant: str) -> str:
 
 
 def metric_spec(benchmark: str, plus: bool) -> MetricSpec | None:
-    """The column of `benchmark`'s base or plus tests; None for plus where the benchmark declares base only."""
+    """The column of `benchmark`'s base or plus tests; None for plus where the benchmark declares base only, and
+    for both where its columns are per-task fields instead (`field_metrics`)."""
     declared = naming.current().metrics(benchmark)
     if declared is not None:
-        return next((m for m in declared if m.plus == plus), None)
+        return next((m for m in declared if m.plus == plus and m.field is None), None)
     return MetricSpec(benchmark + ("+" if plus else ""), benchmark, plus)
+
+
+def field_metrics(benchmark: str) -> list[MetricSpec]:
+    """Columns that read another per-task boolean of the rows (`field`, e.g. a repair's exact match)."""
+    return [m for m in naming.current().metrics(benchmark) or [] if m.field is not None]
+
+
+def field_metric_names() -> set[str]:
+    """Names of every per-task-field column (shown as their own block, not as pass@1)."""
+    return {m.name for m in naming.current().known_metrics() if m.field is not None}
 
 
 def order_variants(names) -> list[str]:
@@ -136,12 +147,18 @@ def rows_to_records(variant: str, rows: list[dict]) -> list[dict]:
     for row in rows:
         excluded = bool(row.get("excluded", False))
         detail = row.get("detail") or ""
-        for plus in (False, True):
-            spec = metric_spec(row["benchmark"], plus)
-            passed = row.get("plus_pass") if plus else row["base_pass"]
-            if spec is None or passed is None:
+        specs = [(spec, row.get("plus_pass") if plus else row["base_pass"], plus)
+                 for plus in (False, True) if (spec := metric_spec(row["benchmark"], plus)) is not None]
+        specs += [(spec, row.get(spec.field), None) for spec in field_metrics(row["benchmark"])]
+        for spec, passed, plus in specs:
+            if passed is None:
                 continue
-            status = _status(passed, row.get("plus_status") if plus else row.get("base_status"))
+            if not isinstance(passed, bool):
+                raise BadInput(f"{row['benchmark']} {row['task_id']}: {spec.field} must be true or false")
+            if plus is None:  # a per-task field: passed or not, whatever the tests' status
+                status = "pass" if passed else "fail"
+            else:
+                status = _status(passed, row.get("plus_status") if plus else row.get("base_status"))
             records.append(
                 {
                     "variant": variant,

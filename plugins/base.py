@@ -45,10 +45,14 @@ class TrainingPlugin(ABC):
         if "label" not in cls.__dict__ and "name" in cls.__dict__:
             cls.label = cls.name
 
-    def resolved_inputs(self, model: ModelSpec, config: Any) -> dict:
-        """What this plugin resolves at run time that its artifact depends on beyond model, data and config (e.g.
-        which embedding model a selection picks, a teacher's hash). Cheap, no training: it is part of the artifact
-        key and of a run's train stage key, so a different resolution is never reported cached."""
+    def resolve(self, model: ModelSpec, config: Any) -> dict:
+        """What the config's names resolve to on this machine (models actually used, with hashes): cheap, nothing
+        loaded; BadInput when a model it needs is missing. Runs before any training; goes into the artifact key."""
+        return {}
+
+    def prepare(self, model: ModelSpec, examples: list[TrainingExample], config: Any) -> dict:
+        """Resolution that depends on the data (FGit: the hash of the variant set), computed before the artifact
+        key; it may do work (cached) that `train` then uses. Goes into the artifact key."""
         return {}
 
     @abstractmethod

@@ -35,7 +35,7 @@ class ToyMethod(TrainingPlugin):
     needs_data = True
     config_class = ToyMethodConfig
 
-    def resolved_inputs(self, model, config):
+    def resolve(self, model, config):
         return {"choice": os.environ.get("TOY_CHOICE", "a")}  # what a selection resolved to on this machine
 
     def train(self, model, examples, config, output_dir):

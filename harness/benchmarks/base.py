@@ -65,6 +65,9 @@ class Benchmark(ABC):
     # result name (`result_name`, per option set) -> leaderboard column names: (base,) or (base, plus);
     # None: the name, and name + "+" where the benchmark has plus tests
     columns: ClassVar[dict[str, tuple[str, ...]] | None] = None
+    # or: results.jsonl fields beyond base_pass -> leaderboard column names (per-task booleans, e.g. a repair's
+    # exact match), shown as their own block instead of base/plus columns
+    metric_fields: ClassVar[dict[str, str]] = {}
 
     release_files: ClassVar[list[str] | dict[str, list[str]]] = []  # names in the data dir (per subset: a dict)
     # direct completion stops here too (evalplus's and bigcodebench's `extra_eos_for_direct_completion`)
@@ -178,6 +181,15 @@ class Benchmark(ABC):
         if self.has_plus:
             pass_at_k["plus"] = {"pass@1": sum(bool(r["plus_pass"]) for r in scored) / n}
         return pass_at_k
+
+    def row_fields(self, problem: dict, solution: str, verdict: Verdict) -> dict:
+        """Per-task scores besides the verdict (e.g. a repair's exact match), added to results.jsonl rows and to
+        eval_results.json's entries; `pass_at_k` reads them back from the rows."""
+        return {}
+
+    def score_lines(self, pass_at_k: dict, n: int) -> list[str]:
+        """Extra summary lines `evaluate` prints after pass@1."""
+        return []
 
     def eval_results(self, dataset: Dataset, task_ids: list[str], solutions: dict[str, str],
                      verdicts: dict[str, Verdict], excluded: dict[str, str], pass_at_k: dict) -> dict | None:

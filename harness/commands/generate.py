@@ -28,8 +28,9 @@ def register(subparsers) -> None:
     p.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
     p.add_argument("--batch-mode", default=None, choices=["plain", "invariant"],
                    help="invariant (default for hf/vllm): outputs independent of batching; plain: ordinary batches")
-    p.add_argument("--prompt-style", default="auto", choices=["auto", "direct", "chat"],
-                   help="auto: chat template if the model has one, else direct completion")
+    p.add_argument("--prompt-style", default="auto", choices=["auto", "direct", "chat", "seq2seq"],
+                   help="auto: chat template if the model has one, else direct completion (causal models) or "
+                        "source→target (encoder–decoder models)")
     p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     p.add_argument("--check-batch-invariance", action="store_true",
