@@ -50,6 +50,7 @@ class QuixBugs(EvalPlusBenchmark):
     metric_fields = {"exact_match": "QuixBugs-exact", "plausible": "QuixBugs-plausible"}
     order = 40  # leaderboard: after the paper's benchmarks
     in_default_run = False  # a run lists it explicitly
+    decontaminate_by_default = False  # its 40 programs are what repair training sets hold: checked when listed
 
     def decontamination_texts(self, dataset: Dataset) -> list[tuple[str, str, str]]:
         """The buggy and the fixed program of every task, and its docstring's prose."""

@@ -28,7 +28,8 @@ def register(subparsers) -> None:
     p.add_argument("--limit", type=int, help="train on the first N clean rows")
     p.add_argument("--benchmarks", default=None,
                    help="decontaminate against these (comma-separated; 'none' to skip; default: the config's "
-                        "[[benchmarks]], else every registered benchmark)")
+                        "[[benchmarks]], else humaneval, mbpp, bigcodebench: the benchmarks that declare "
+                        "decontaminate_by_default)")
     p.add_argument("--instruction-field", help="instruction column (default: detected)")
     p.add_argument("--response-field", help="response column (default: detected)")
     p.add_argument("--split", default="train", help="dataset split for Hugging Face datasets")
@@ -43,9 +44,9 @@ def _benchmarks(args, config) -> list[str]:
         return args.benchmarks.split(",")
     if config.benchmarks:
         return [spec.name for spec in config.benchmarks]
-    from harness.benchmarks import benchmark_names
+    from harness.benchmarks import BENCHMARKS, benchmark_names
 
-    return benchmark_names()
+    return [name for name in benchmark_names() if BENCHMARKS.get(name).decontaminate_by_default]
 
 
 def run(args) -> int:
