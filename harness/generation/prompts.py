@@ -32,6 +32,7 @@ _DIRECT_EOS = {  # extra_eos_for_direct_completion in evalplus and bigcodebench
     "humaneval": ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert "),
     "mbpp": ('\n"""', "\nassert"),
     "bigcodebench": ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert "),
+    "composite": ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert "),  # HumanEval-style prompts
 }
 _CHAT_EOS = ("\n```\n",)  # the pre-filled fence closes
 _MAGIC_SPLITTER = "-[[]]-this-is-really-our-highest-priority-[[]]-"  # evalplus's marker for "prompt ends here"
