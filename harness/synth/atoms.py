@@ -36,10 +36,10 @@ def atom(phrase: str, generator: str | None = None) -> Callable:
     def register(fn: Callable) -> Callable:
         hints = fn.__annotations__
         params = tuple((name, hints[name]) for name in inspect.signature(fn).parameters)
-        lines = inspect.getsource(fn).splitlines()
+        lines = textwrap.dedent(inspect.getsource(fn)).splitlines()
         start = next(i for i, line in enumerate(lines) if line.startswith("def "))
-        ATOMS[fn.__name__] = Atom(fn.__name__, phrase, params, hints["return"],
-                                  textwrap.dedent("\n".join(lines[start:])) + "\n", generator)
+        ATOMS[fn.__name__] = Atom(fn.__name__, phrase, params, hints["return"], "\n".join(lines[start:]) + "\n",
+                                  generator)
         return fn
 
     return register
