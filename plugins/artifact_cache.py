@@ -40,7 +40,8 @@ def cache_root(override: str | Path | None = None) -> Path:
 
 def examples_digest(examples: list[TrainingExample]) -> str:
     """Hash of what training reads from the examples (meta is provenance, not input)."""
-    return json_digest([[e.instruction, e.response, e.code, e.incorrect] for e in examples])
+    return json_digest([[e.instruction, e.response, e.code, e.incorrect] + ([e.meta["task"]] if "task" in e.meta else [])
+                        for e in examples])  # a task's tests train GRPO: a changed test is a different input
 
 
 def artifact_key(plugin: str, model: ModelSpec, examples: list[TrainingExample], config: Any) -> str:
