@@ -44,9 +44,15 @@ def examples_digest(examples: list[TrainingExample]) -> str:
                         for e in examples])  # a task's tests train GRPO: a changed test is a different input
 
 
-def artifact_key(plugin: str, model: ModelSpec, examples: list[TrainingExample], config: Any) -> str:
-    return json_digest({"model": model.content_hash(), "data": examples_digest(examples), "plugin": plugin,
-                        "config": to_dict(config) if config is not None else None, "format": ARTIFACT_FORMAT})
+def artifact_key(plugin: str, model: ModelSpec, examples: list[TrainingExample], config: Any,
+                 upstream: str | None = None) -> str:
+    """`upstream`: the cache key of the artifact `model` is (a chained variant), so the keys chain even when two
+    upstream settings happen to give identical weights."""
+    parts = {"model": model.content_hash(), "data": examples_digest(examples), "plugin": plugin,
+             "config": to_dict(config) if config is not None else None, "format": ARTIFACT_FORMAT}
+    if upstream is not None:
+        parts["upstream"] = upstream
+    return json_digest(parts)
 
 
 def _is_main_process() -> bool:
@@ -72,7 +78,8 @@ def lookup(key: str, root: Path) -> Path | None:
 def train_cached(plugin_name: str, model: ModelSpec, examples: list[TrainingExample], config: Any, *,
                  output: str | Path | None = None, cache_dir: str | Path | None = None,
                  extra_files: dict[str, Any] | None = None,
-                 on_cached: Callable[[Path], None] | None = None) -> tuple[Path, bool]:
+                 on_cached: Callable[[Path], None] | None = None,
+                 upstream: str | None = None) -> tuple[Path, bool]:
     """Return (artifact directory, whether it came from the cache); train with the plugin on a miss.
 
     `extra_files` (name → JSON data) are written into the artifact before it is published, e.g. the
@@ -80,7 +87,7 @@ def train_cached(plugin_name: str, model: ModelSpec, examples: list[TrainingExam
     """
     plugin_cls = PLUGINS.get(plugin_name)
     root = cache_root(cache_dir)
-    key = artifact_key(plugin_name, model, examples, config)
+    key = artifact_key(plugin_name, model, examples, config, upstream)
     final = lookup(key, root)
     cached = final is not None
     if final is None:

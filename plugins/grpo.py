@@ -23,7 +23,13 @@ from pathlib import Path
 
 from harness.errors import BadInput
 from harness.models import ModelSpec
-from plugins.artifact_saving import load_for_training, log_callback, lora_config, resume_checkpoint, save_artifact
+from plugins.artifact_saving import (
+    load_for_training,
+    log_callback,
+    lora_config,
+    resume_checkpoint,
+    save_artifact,
+)
 from plugins.base import TrainingExample, TrainingPlugin, register
 from plugins.trainer import TrainingConfig, trainer_classes, training_arguments
 

@@ -250,7 +250,7 @@ def prefix_sums(xs: list[int]) -> list[int]:
 
 @atom("return the differences between consecutive elements of {x} (each element minus the one before it)")
 def pairwise_differences(xs: list[int]) -> list[int]:
-    return [b - a for a, b in zip(xs, xs[1:])]
+    return [b - a for a, b in zip(xs, xs[1:], strict=False)]
 
 
 @atom("drop the first element of {x} (an empty list stays empty)")
@@ -310,7 +310,7 @@ def median_of_list(xs: list[int]) -> float:
 
 @atom("return True if {x} is sorted in non-decreasing order, else False")
 def is_sorted(xs: list[int]) -> bool:
-    return all(a <= b for a, b in zip(xs, xs[1:]))
+    return all(a <= b for a, b in zip(xs, xs[1:], strict=False))
 
 
 @atom("return the first three elements of {x} (fewer if it is shorter)")
