@@ -147,3 +147,17 @@ def test_synth_cli_refuses_a_foreign_directory(tmp_path):
     proc = run_cli("synth", "--seed", "1", "--output", str(tmp_path / "taken"), "--sandbox", "docker")
     assert proc.returncode == 2 and "holds something other" in proc.stderr
     assert os.listdir(tmp_path / "taken") == ["x.txt"]
+
+
+def test_train_file_is_sft_and_grpo_training_data(synth_set):
+    """`fgit-bench train --data train.jsonl` reads instruction/response (the evaluation's chat format) and keeps
+    each row's task with its tests for GRPO."""
+    from plugins.training_data import load_training_data
+
+    rows = read_jsonl(synth_set / "train.jsonl")
+    examples, n_rows = load_training_data(str(synth_set / "train.jsonl"))
+    assert n_rows == len(rows) == len(examples)
+    for row, example in zip(rows, examples, strict=True):
+        assert example.code == (row["task"]["prompt"] + row["task"]["canonical_solution"]).strip("\n")
+        assert example.meta["task"] == row["task"]
+        assert "```" in example.instruction and row["task"]["prompt"].strip() in example.instruction
