@@ -257,7 +257,8 @@ class Leaderboard:
         for metric in self.metrics:
             if metric in flagged.index:
                 notes.append(
-                    f"{metric}: {int(flagged[metric])} task(s) excluded (ground truth fails): "
+                    f"{metric}: {int(flagged[metric])} task(s) excluded (ground truth fails, or a hotfix variant "
+                    "trained on it): "
                     "not counted for any variant"
                 )
         for metric in self.metrics:
@@ -271,7 +272,9 @@ class Leaderboard:
             missing = [v for v in self.variants if v not in set(sizes.index)]
             if missing and not usable.loc[usable["metric"] == metric].empty:
                 notes.append(f"{metric}: no results for {', '.join(missing)}")
-        return notes
+        from leaderboards.notes import resolution_notes
+
+        return notes + resolution_notes(self.provenance.get("manifest") or {})
 
 
 def build_leaderboard(

@@ -1,6 +1,7 @@
 """Content-addressed cache of training artifacts: a re-run with the same inputs never retrains.
 
-Key = sha256 of (base model content hash, training-data hash, plugin name, plugin config, artifact format).
+Key = sha256 of (base model content hash, training-data hash, plugin name, plugin config, artifact format, and
+what the plugin resolved at run time: models actually used with their hashes, the variant set's hash).
 Layout under the cache root ($FGIT_BENCH_CACHE, default ~/.cache/fgit-bench):
 
     artifacts/<key>/            finished artifact (artifact.json + model/ or adapter/ + train_log.jsonl ...)
@@ -48,14 +49,14 @@ def examples_digest(examples: list[TrainingExample]) -> str:
 
 
 def artifact_key(plugin: str, model: ModelSpec, examples: list[TrainingExample], config: Any,
-                 upstream: str | None = None) -> str:
-    """`upstream`: the cache key of the artifact `model` is (a chained variant), so the keys chain even when two
-    upstream settings happen to give identical weights."""
-    parts = {"model": model.content_hash(), "data": examples_digest(examples), "plugin": plugin,
-             "config": to_dict(config) if config is not None else None, "format": ARTIFACT_FORMAT}
-    if upstream is not None:
-        parts["upstream"] = upstream
-    return json_digest(parts)
+                 resolved: dict | None = None) -> str:
+    """`resolved`: what the plugin's `resolve`/`prepare` found (models used and their hashes, the variant set);
+    left out when empty, so plugins without any keep their keys."""
+    fields = {"model": model.content_hash(), "data": examples_digest(examples), "plugin": plugin,
+              "config": to_dict(config) if config is not None else None, "format": ARTIFACT_FORMAT}
+    if resolved:
+        fields["resolved"] = resolved
+    return json_digest(fields)
 
 
 def _is_main_process() -> bool:
@@ -124,9 +125,12 @@ def train_cached(plugin_name: str, model: ModelSpec, examples: list[TrainingExam
     `extra_files` (name → JSON data) are written into the artifact before it is published, e.g. the
     decontamination report. Nothing here loads the model on a hit.
     """
-    plugin_cls = PLUGINS.get(plugin_name)
+    plugin = PLUGINS.get(plugin_name)()
     root = cache_root(cache_dir)
-    key = artifact_key(plugin_name, model, examples, config, upstream)
+    resolved = {**plugin.resolve(model, config), **plugin.prepare(model, examples, config)}
+    if upstream is not None:  # a chained variant: the upstream artifact's key
+        resolved["upstream"] = upstream
+    key = artifact_key(plugin_name, model, examples, config, resolved)
     final = lookup(key, root)
     cached = final is not None
     if final is None:
@@ -136,7 +140,7 @@ def train_cached(plugin_name: str, model: ModelSpec, examples: list[TrainingExam
             final = lookup(key, root, discard_damaged=True)  # another process may have finished it meanwhile
             cached = final is not None
             if final is None:
-                final = _train_into_cache(plugin_cls, key, artifacts, model, examples, config, extra_files)
+                final = _train_into_cache(plugin, key, artifacts, model, examples, config, extra_files, resolved)
     if cached and on_cached:
         on_cached(final)
     if final is None:  # not the main process of a distributed run: rank 0 publishes
@@ -144,18 +148,20 @@ def train_cached(plugin_name: str, model: ModelSpec, examples: list[TrainingExam
     return (publish(final, output, key) if output else final), cached
 
 
-def _train_into_cache(plugin_cls, key: str, artifacts: Path, model: ModelSpec, examples, config,
-                      extra_files: dict[str, Any] | None) -> Path | None:
+def _train_into_cache(plugin, key: str, artifacts: Path, model: ModelSpec, examples, config,
+                      extra_files: dict[str, Any] | None, resolved: dict) -> Path | None:
     work = artifacts / f"{key}.partial"
     work.mkdir(parents=True, exist_ok=True)
-    plugin_cls().train(model, examples, config, work)
+    plugin.train(model, examples, config, work)
     if not _is_main_process():
         return None
     for name, data in (extra_files or {}).items():
         write_json(work / name, data)
     manifest_path = work / ARTIFACT_MANIFEST
     manifest = json.loads(manifest_path.read_text())
-    manifest.update({"cache_key": key, "plugin": plugin_cls.name, "extra_files": sorted(extra_files or {})})
+    manifest.update({"cache_key": key, "plugin": plugin.name, "extra_files": sorted(extra_files or {})})
+    if resolved:
+        manifest["resolved"] = resolved
     write_json(manifest_path, manifest)
     shutil.rmtree(work / "checkpoints", ignore_errors=True)  # optimizer states: only needed to resume
     seal(work, key)

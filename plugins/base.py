@@ -34,6 +34,16 @@ class TrainingPlugin(ABC):
     name: ClassVar[str]
     config_class: ClassVar[type]
 
+    def resolve(self, model: ModelSpec, config: Any) -> dict:
+        """What the config's names resolve to on this machine (models actually used, with hashes): cheap, nothing
+        loaded; BadInput when a model it needs is missing. Runs before any training; goes into the artifact key."""
+        return {}
+
+    def prepare(self, model: ModelSpec, examples: list[TrainingExample], config: Any) -> dict:
+        """Resolution that depends on the data (FGit: the hash of the variant set), computed before the artifact
+        key; it may do work (cached) that `train` then uses. Goes into the artifact key."""
+        return {}
+
     @abstractmethod
     def train(self, model: ModelSpec, examples: list[TrainingExample], config: Any, output_dir: Path) -> Path:
         """Train and write the artifact into `output_dir`; return `output_dir`."""

@@ -85,11 +85,25 @@ class DPOPlugin(TrainingPlugin):
     name = "dpo"
     config_class = DPOVariantConfig
 
+    def resolve(self, model: ModelSpec, config: DPOVariantConfig) -> dict:
+        """The teacher/embedding its rejected side comes from (plugins.variant_resolution): in the key, and a
+        missing model fails before anything trains."""
+        from plugins.fault_weighted import resolve_pairing
+
+        return {"variants": resolve_pairing(config, model)}
+
     def train(self, model: ModelSpec, examples: list[TrainingExample], config: DPOVariantConfig,
               output_dir: Path) -> Path:
         import datasets
         from trl import DPOConfig
 
+        from harness.models import is_seq2seq
+
+        if is_seq2seq(model):
+            import trl
+
+            raise BadInput(f"dpo: trl {trl.__version__}'s DPOTrainer trains causal models only; {model.name} is an "
+                           "encoder–decoder model (use sft, fgit or mutation)")
         output_dir = Path(output_dir)
         tokenizer, policy = load_for_training(model, config, wrap_lora=False)  # the teacher too, where it is
         examples, pairs = pair_examples(examples, config, model, self.name, (tokenizer, policy))

@@ -25,10 +25,12 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.config import to_dict
 from harness.errors import BadInput
+from harness.hashing import json_digest
 from harness.models import ModelSpec, resolve_model
 from plugins.base import TrainingExample, TrainingPlugin
-from plugins.fgit_loss import FGitLossConfig, trainer_loss_fn
+from plugins.fgit_loss import PAIRED, FGitLossConfig, trainer_loss_fn
 from plugins.fgit_masks import (
     INCORRECT_ATTENTION,
     INCORRECT_IDS,
@@ -181,7 +183,7 @@ def encode_fault_weighted(tokenizer, example: TrainingExample, config: TrainingC
     if encoded is None:
         return None
     ids = encoded["input_ids"]
-    row = {"input_ids": ids, "attention_mask": encoded["attention_mask"], "labels": encoded["labels"]}
+    row = {"input_ids": ids, "attention_mask": encoded["attention_mask"], "labels": encoded["labels"], PAIRED: 0}
     zeros = [0] * len(ids)
     row.update({LINE_MASK: zeros, TOKEN_MASK: zeros, INCORRECT_IDS: ids, INCORRECT_ATTENTION: encoded["attention_mask"],
                 INCORRECT_LINE_MASK: zeros, INCORRECT_TOKEN_MASK: zeros})
@@ -194,24 +196,104 @@ def encode_fault_weighted(tokenizer, example: TrainingExample, config: TrainingC
     row[LINE_MASK], row[TOKEN_MASK] = token_masks(marks_c, encoded["offsets"], start=at_c)
     row[INCORRECT_IDS], row[INCORRECT_ATTENTION] = wrong["input_ids"], wrong["attention_mask"]
     row[INCORRECT_LINE_MASK], row[INCORRECT_TOKEN_MASK] = token_masks(marks_i, wrong["offsets"], start=at_i)
+    row[PAIRED] = 1
     return row
 
 
 # ---- the plugin ---------------------------------------------------------------------------------------------------
 
 
+def _model_ref_or_none(spec: ModelSpec) -> str | None:
+    try:
+        return model_reference(spec)
+    except BadInput:
+        return None
+
+
+def resolve_pairing(config: VariantPairing, spec: ModelSpec) -> dict:
+    """plugins.variant_resolution for this plugin's variant source (teacher and embedding actually used)."""
+    from plugins.variant_resolution import resolve_variants
+
+    model_ref = _model_ref_or_none(spec)
+    if config.variant_source == "teacher" and not config.variants.teacher_model and model_ref is None:
+        model_reference(spec)  # raises: the teacher would be this model, which cannot be named
+    return resolve_variants(config.variant_source, config.variants, model_ref)
+
+
+def pairing_key(examples: list[TrainingExample], config: VariantPairing, resolution: dict) -> str:
+    """What decides the variant set: the examples, the source and its settings, the models resolved."""
+    from plugins.artifact_cache import examples_digest
+    from plugins.variants import CACHE_VERSION
+
+    return json_digest({"v": CACHE_VERSION, "examples": examples_digest(examples), "resolved": resolution,
+                        "source": config.variant_source, "keep_given": config.keep_given_variants,
+                        "variants": to_dict(dataclasses.replace(config.variants, keep_unpaired=True))})
+
+
+def variant_set_digest(paired: list[TrainingExample]) -> str:
+    return json_digest([[e.code, e.incorrect] for e in paired])
+
+
+def _apply_pairing(examples: list[TrainingExample], entry: dict) -> list[TrainingExample]:
+    out = []
+    for example, incorrect, meta in zip(examples, entry["incorrect"], entry["variant_meta"], strict=True):
+        extra = {"variant": meta} if meta is not None else {}
+        out.append(dataclasses.replace(example, incorrect=incorrect, meta={**example.meta, **extra}))
+    return out
+
+
 class FaultWeightedPlugin(TrainingPlugin):
     """Variants → masks → fault-weighted loss. Subclasses set `name` and a config class whose
-    `variant_source` default names their variant source."""
+    `variant_source` default names their variant source.
+
+    `resolve` (before anything trains) names the teacher and embedding models used here, with hashes, and fails
+    on a missing one; `prepare` makes the variant set (cached by `pairing_key` under the variant cache) so that
+    the artifact key holds its hash; `train` uses what `prepare` made."""
 
     config_class = FaultWeightedConfig
+
+    def __init__(self):
+        self._prepared: tuple | None = None  # (examples id, paired examples, report, loaded model or None)
+
+    def resolve(self, model: ModelSpec, config: FaultWeightedConfig) -> dict:
+        return {"variants": resolve_pairing(config, model)}
+
+    def prepare(self, model: ModelSpec, examples: list[TrainingExample], config: FaultWeightedConfig) -> dict:
+        from plugins.variants import VariantCache
+
+        cache = VariantCache()
+        key = pairing_key(examples, config, resolve_pairing(config, model))
+        entry = cache.get("pairings", key)
+        loaded = None
+        if entry is None or len(entry.get("incorrect", [])) != len(examples):
+            from plugins.artifact_saving import load_for_training
+
+            loaded = load_for_training(model, config, wrap_lora=False)  # the teacher too, where it is this model
+            paired, report = pair_examples(examples, config, model, self.name, loaded)
+            entry = {"incorrect": [e.incorrect for e in paired],
+                     "variant_meta": [e.meta.get("variant") if e.incorrect else None for e in paired],
+                     "report": report}
+            cache.put("pairings", key, entry)
+        else:
+            paired = _apply_pairing(examples, entry)
+            report = entry["report"]
+            print(f"{self.name}: variant set from the cache ({key[:12]})",
+                  file=sys.stderr)
+        self._prepared = (id(examples), paired, report, loaded)
+        return {"variant_set": variant_set_digest(paired), "pairing_key": key}
 
     def train(self, model: ModelSpec, examples: list[TrainingExample], config: FaultWeightedConfig,
               output_dir: Path) -> Path:
         from plugins.artifact_saving import load_for_training
 
-        loaded = load_for_training(model, config, wrap_lora=False)  # the teacher too, where it is this model
-        paired, report = pair_examples(examples, config, model, self.name, loaded)
+        if self._prepared is not None and self._prepared[0] == id(examples):
+            _, paired, report, loaded = self._prepared
+            loaded = loaded or load_for_training(model, config, wrap_lora=False)
+        else:  # called directly, without prepare
+            loaded = load_for_training(model, config, wrap_lora=False)  # the teacher too, where it is this model
+            paired, report = pair_examples(examples, config, model, self.name, loaded)
+        self._prepared = None
+        report = {**report, "variant_set": variant_set_digest(paired)}
         if config.unpaired == "drop":
             paired = [e for e in paired if e.incorrect]
             if not paired:

@@ -3,24 +3,38 @@
 `L = -(1/n) Σ_i Σ_j w_ij · log P(c_ij | x_i, c_i,<j)` over response tokens; shared tokens have w = 1, tokens with
 mask M > 0 get the sample's weight w_i. The weight compares the current model's mean probability of the
 error-sensitive tokens of `c` and of `ĉ` (teacher-forced, same prompt): `P = p̄_c / (p̄_c + p̄_ĉ)`, then
-(A) `1 + (α−1)·4P(1−P)`, (B) `1 + (α−1)(1−P)` or (C) `α / (1 + |p̄_c − p̄_ĉ|)`. This is our reconstruction of
-the paper (see ../shared/docs/fgit-method.md); every choice is a field of `FGitLossConfig`.
+(B, the default) `1 + (α−1)(1−P)`, (A) `1 + (α−1)·4P(1−P)` or (C) `α / (1 + |p̄_c − p̄_ĉ|)`. This is our
+reconstruction of the paper (see ../shared/docs/fgit-method.md); every choice is a field of `FGitLossConfig`.
+
+Why B, with the gradient through the weight, is the default: the paper says the weight is differentiable and
+that its gradient "implicitly steers the model away from ĉ". Only B does that at every P: dw/dP < 0, so a descent
+step on w·NLL raises P (raises p̄_c, lowers p̄_ĉ) on top of the SFT term. A and C fall as P leaves 0.5 in *either*
+direction: when the model prefers ĉ (P < 0.5) their weight's gradient lowers P, i.e. moves the model toward ĉ
+(tests/test_fgit_loss.py measures one optimizer step). A and C stay available, and are safe with
+`grad_through_weight = false` (the weight is then a constant factor on an SFT term); `DEFAULT_ELIGIBLE` lists the
+combinations allowed as a default. The price of B: its weight is monotone (α as P → 0, 1 + (α−1)/2 at P = 0.5,
+1 as P → 1) instead of peaking at P = 0.5 as the paper's prose describes.
+
+Hybrid mask (0 shared / 1 changed line / 2 changed token in a changed line): with `per_token_scale` (default) a
+token gets `1 + (w−1)·M/2`, so changed tokens get the full weight and the rest of a changed line half the extra
+weight; without it every M > 0 gets w and hybrid would weight exactly the line mask's tokens.
 
 Batch layout (all [B, T] tensors aligned with `input_ids`, masks 0 on prompt and padding; built by
 `plugins.fgit_masks.encode_pair` + `collate`):
 `input_ids`, `attention_mask`, `labels` (-100 on prompt/padding), `line_mask`, `token_mask` for `c`;
-`incorrect_input_ids`, `incorrect_attention_mask`, `incorrect_line_mask`, `incorrect_token_mask` for `ĉ`.
-Line and token masks travel separately so `mask = "line" | "token" | "hybrid"` is chosen at loss time.
+`incorrect_input_ids`, `incorrect_attention_mask`, `incorrect_line_mask`, `incorrect_token_mask` for `ĉ`;
+optionally `fgit_paired` ([B], 1 where the row has a variant; without it a row counts as paired when either
+side has a mark) for the weight statistics. Line and token masks travel separately so `mask = "line" | "token" |
+"hybrid"` is chosen at loss time.
 
 Cost: the ĉ pass runs only where it can change p̄_ĉ. It stops after ĉ's last masked token (causal attention), computes
 vocabulary logits only where a masked token is predicted, and (`share_prefix`) starts where ĉ first departs from
 `c`: the prompt and the code before the first changed line are the same tokens on both sides, so their keys and
 values are taken from the `c` pass's cache instead of being recomputed. That is exact, gradient included (the
 shared keys and values are the same function of the parameters, and autograd sums both passes' contributions),
-and typically removes most of the ĉ pass.
-
-Note on (A) with the gradient through the weight: w falls as P leaves 0.5 in *either* direction, so when the
-model prefers `ĉ` (P < 0.5) the weight's gradient pushes P further down; (B) always pushes P up.
+and typically removes most of the ĉ pass. It is exact only when both passes compute the same function: with
+dropout active (training with `lora_dropout > 0`) the recomputed prefix would draw new dropout masks, so sharing
+is switched off there (`share_prefix_active` says whether it applies) rather than silently changing the estimate.
 """
 
 from __future__ import annotations
@@ -43,6 +57,11 @@ from plugins.fgit_masks import (
     TOKEN_MASK,
 )
 
+PAIRED = "fgit_paired"  # optional [B] column: 1 where the row has an incorrect variant
+# (weight_formula, grad_through_weight) pairs whose optimizer step never moves the model toward ĉ
+# (tests/test_fgit_loss.py::test_one_step_moves_away_from_the_incorrect_variant): B with the weight's gradient,
+# any formula with the weight detached.
+DEFAULT_ELIGIBLE = (("B", True), ("A", False), ("B", False), ("C", False))
 FGIT_BATCH_KEYS = (LINE_MASK, TOKEN_MASK, INCORRECT_IDS, INCORRECT_ATTENTION, INCORRECT_LINE_MASK, INCORRECT_TOKEN_MASK)
 _EMPTY_LOGIT = -1e4  # stands in for log 0 where a mask is empty: finite, so no NaN reaches the gradient
 
@@ -52,16 +71,17 @@ class FGitLossConfig:
     """Loss options; the defaults are the method as fgit-method.md reconstructs it."""
 
     alpha: float = 2.0  # the weight's maximum
-    # "A" 1+(α−1)·4P(1−P) | "B" 1+(α−1)(1−P), both in (1, α]; "C" α/(1+|p̄_c−p̄_ĉ|) in (α/2, α]
-    weight_formula: str = "A"
+    # "B" 1+(α−1)(1−P) | "A" 1+(α−1)·4P(1−P), both in (1, α]; "C" α/(1+|p̄_c−p̄_ĉ|) in (α/2, α].
+    # B is the default: the only one whose gradient never moves the model toward ĉ (module docstring).
+    weight_formula: str = "B"
     mean: str = "weighted"  # p̄ = Σ p·M / Σ M ("weighted") or the plain mean over M > 0 ("plain")
-    per_token_scale: bool = False  # token weight 1 + (w−1)·M/2 for a hybrid mask instead of w on every M > 0
+    per_token_scale: bool = True  # hybrid: token weight 1 + (w−1)·M/2 (changed tokens above their lines); False: w on every M > 0
     grad_through_weight: bool = True  # False: the weight is a constant (detached)
     grad_through_incorrect: bool = True  # False: the ĉ pass runs without a graph (the gradient flows via p̄_c only)
     mask: str = "hybrid"  # "hybrid" (0/1/2) | "line" | "token"
     fixed_weight: float | None = None  # ablation: this weight on every masked token, no ĉ pass; 1.0 = Standard-SFT
     # Reuse the c pass's keys/values for the prefix c and ĉ share (same result; False recomputes it, as a check
-    # or for a model whose cache cannot be cropped). Off by itself under gradient checkpointing.
+    # or for a model whose cache cannot be cropped). Off by itself under gradient checkpointing and active dropout.
     share_prefix: bool = True
 
     def __post_init__(self) -> None:
@@ -82,6 +102,8 @@ class FGitLossOutput(NamedTuple):
     weights: torch.Tensor  # [B] the weight of each sample's masked tokens (detached, for logging)
     p_correct: torch.Tensor | None  # [B] p̄_c (detached); None with a fixed weight
     p_incorrect: torch.Tensor | None  # [B] p̄_ĉ
+    weighted_tokens: torch.Tensor | None = None  # [B] response tokens of c with M > 0
+    paired: torch.Tensor | None = None  # [B] bool: the row has an incorrect variant
 
 
 def select_mask(line_mask: torch.Tensor, token_mask: torch.Tensor, kind: str) -> torch.Tensor:
@@ -201,6 +223,17 @@ def _checkpointing(model) -> bool:
     return model.training and any(getattr(m, "gradient_checkpointing", False) is True for m in model.modules())
 
 
+def _dropout_active(model) -> bool:
+    """A dropout that draws masks in this mode (LoRA dropout in training): a recomputed prefix would differ."""
+    return any(m.training and isinstance(m, torch.nn.Dropout) and m.p > 0 for m in model.modules())
+
+
+def share_prefix_active(model, cfg: FGitLossConfig) -> bool:
+    """Whether the ĉ pass reuses the c pass's cache: asked for, dynamic weight, and exact for this model now."""
+    return (cfg.fixed_weight is None and cfg.share_prefix and not _checkpointing(model)
+            and not _dropout_active(model))
+
+
 def _prefix_cache(past, batch, mask: torch.Tensor, first_needed: int):
     """(cache holding the first `start` positions of the c pass, start), or (None, 0) when nothing can be shared."""
     if past is None or not hasattr(past, "crop"):
@@ -236,7 +269,7 @@ def _incorrect_log_mean(model, batch, cfg: FGitLossConfig, past=None) -> tuple[t
     past, start = _prefix_cache(past, batch, mask, int(needed[0]))
     inputs = {"input_ids": ids[:, start:end], "attention_mask": batch[INCORRECT_ATTENTION][:, :end], "use_cache": False}
     if past is not None:
-        inputs.update(past_key_values=past, use_cache=True)
+        inputs.update(cache=past, use_cache=True)  # `cache`: transformers 5's name (past_key_values is deprecated)
     use_graph = cfg.grad_through_weight and cfg.grad_through_incorrect
     with contextlib.nullcontext() if use_graph else torch.no_grad():
         try:
@@ -257,11 +290,11 @@ def fgit_loss(model, batch, cfg: FGitLossConfig, num_items_in_batch=None) -> FGi
     labels = batch["labels"]
     mask = select_mask(batch[LINE_MASK], batch[TOKEN_MASK], cfg.mask) * labels.ne(IGNORE_INDEX)
     dynamic = cfg.fixed_weight is None
-    share = dynamic and cfg.share_prefix and not _checkpointing(model)
+    share = share_prefix_active(model, cfg)
     output = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask"), use_cache=share)
     if dynamic:
         log_p_incorrect, has_incorrect = _incorrect_log_mean(
-            model, batch, cfg, getattr(output, "past_key_values", None) if share else None)
+            model, batch, cfg, getattr(output, "cache", None) if share else None)
     logp = token_logprobs(output.logits, labels)
     del output  # the cache (cropped to the shared prefix) is held by autograd where it is needed
     if not dynamic:
@@ -278,18 +311,31 @@ def fgit_loss(model, batch, cfg: FGitLossConfig, num_items_in_batch=None) -> FGi
         p_i = torch.where(has_incorrect, log_p_incorrect.exp(), 0.0).detach().to(p_c.device)
     weights = token_weights(mask.to(logp.device), weight, cfg)
     loss = _reduce_nll(logp, labels.to(logp.device), weights, num_items_in_batch)
-    return FGitLossOutput(loss, weight.detach(), p_c, p_i)
+    return FGitLossOutput(loss, weight.detach(), p_c, p_i, (mask > 0).sum(1).to(logp.device), _paired(batch))
+
+
+def _paired(batch) -> torch.Tensor:
+    """Rows with an incorrect variant: the `fgit_paired` column, else any mark on either side."""
+    if PAIRED in batch:
+        return torch.as_tensor(batch[PAIRED]).bool()
+    marks = [batch[k].gt(0).any(1) for k in (LINE_MASK, TOKEN_MASK, INCORRECT_LINE_MASK, INCORRECT_TOKEN_MASK)]
+    return marks[0] | marks[1] | marks[2].to(marks[0].device) | marks[3].to(marks[0].device)
 
 
 def trainer_loss_fn(cfg: FGitLossConfig):
-    """`loss_fn(model, inputs, num_items_in_batch) -> (loss, metrics)` for `plugins.trainer.LossFnTrainer`."""
+    """`loss_fn(model, inputs, num_items_in_batch) -> (loss, metrics)` for `plugins.trainer.LossFnTrainer`.
+
+    The per-step metrics and the artifact's summary cover paired rows only (plugins.fgit_stats): an unpaired row
+    has w = 1 and p = 0 by construction and would bias the means."""
+    from plugins.fgit_stats import WeightStats
+
+    stats = WeightStats(cfg)
 
     def loss_fn(model, inputs, num_items_in_batch=None):
         out = fgit_loss(model, inputs, cfg, num_items_in_batch)
-        metrics = {"fgit_weight": float(out.weights.float().mean())}
-        if out.p_correct is not None:
-            metrics["fgit_p_correct"] = float(out.p_correct.float().mean())
-            metrics["fgit_p_incorrect"] = float(out.p_incorrect.float().mean())
-        return out.loss, metrics
+        stats.add(out)
+        return out.loss, {}
 
+    loss_fn.step_logs = stats.step_logs  # read by LossFnTrainer.log: exact means over the step's paired rows
+    loss_fn.summary = stats.summary  # read by run_training into the artifact manifest
     return loss_fn

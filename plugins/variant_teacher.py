@@ -20,6 +20,7 @@ import importlib.metadata
 from harness.generation.base import BACKENDS, DecodingConfig, GenerationRequest
 from harness.hashing import json_digest
 from harness.models import EMBEDDED_MODEL, resolve_model
+from harness.tokenization import encode_text
 from plugins.base import TrainingExample
 from plugins.variants import VARIANT_SOURCES, OnCandidates, VariantSource
 
@@ -109,8 +110,14 @@ class TeacherSource(VariantSource):
         fields = {"n_candidates": c.n_candidates, "max_new_tokens": c.max_new_tokens}
         if self.sampling:
             fields.update(temperature=c.temperature, top_p=c.top_p, top_k=0, seed=c.seed,
-                          length_factor=c.length_factor, batch_size=c.batch_size)
+                          length_factor=c.length_factor, batch_size=c.batch_size, **self.pinned_decoding())
         return fields
+
+    def pinned_decoding(self) -> dict:
+        """Sampling settings passed to every generate call explicitly, so the checkpoint's generation_config
+        (repetition penalty, n-gram bans, typical/min-p filters) cannot change the variants; recorded in the key."""
+        return {"repetition_penalty": self.config.repetition_penalty, "no_repeat_ngram_size": 0,
+                "typical_p": 1.0, "min_p": None}
 
     # -- lazy loading (sampling mode) -------------------------------------------------------------------------------
     def adopt(self, model, tokenizer) -> None:
@@ -149,6 +156,11 @@ class TeacherSource(VariantSource):
 
         self._load()
         tok, model, c = self._tokenizer, self._model, self.config
+        if getattr(model.config, "is_encoder_decoder", False):
+            from harness.errors import BadInput
+
+            raise BadInput(f"the teacher variant source samples from a causal model; {self.spec.name} is "
+                           "encoder–decoder (set variant_source = \"mutation\", or a causal teacher_model)")
         configured = getattr(model.generation_config, "eos_token_id", None)
         configured = configured if isinstance(configured, (list, tuple)) else [configured]
         eos = sorted({int(i) for i in [tok.eos_token_id, *configured] if i is not None})
@@ -157,7 +169,7 @@ class TeacherSource(VariantSource):
             encoded = []
             for _, example in chunk:
                 text, templated = self.render(example)
-                encoded.append(tok(text, add_special_tokens=not templated)["input_ids"])
+                encoded.append(encode_text(tok, text, templated)["input_ids"])
             code_tokens = max(len(tok(e.code, add_special_tokens=False)["input_ids"]) for _, e in chunk)
             limit = min(c.max_new_tokens, int(c.length_factor * code_tokens) + 64)
             width = max(len(ids) for ids in encoded)
@@ -172,6 +184,7 @@ class TeacherSource(VariantSource):
                 out = model.generate(
                     input_ids=ids.to(model.device), attention_mask=mask.to(model.device), do_sample=True,
                     temperature=c.temperature, top_p=c.top_p, top_k=0, num_return_sequences=c.n_candidates,
+                    **self.pinned_decoding(),
                     max_new_tokens=limit, pad_token_id=tok.pad_token_id, eos_token_id=eos,
                     stop_strings=["```"], tokenizer=tok,
                     use_cache=True,  # an adopted training model has config.use_cache off; sampling needs the cache

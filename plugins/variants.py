@@ -49,6 +49,9 @@ class VariantConfig:
     n_candidates: int = 3  # teacher: samples per example; mutation: mutants drawn per example (seeded)
     temperature: float = 0.8  # teacher sampling; 0 = greedy through the generation backend
     top_p: float = 1.0
+    # teacher sampling: pinned here instead of inherited from the checkpoint's generation_config (a repetition
+    # penalty there pushes variants away from the correct code they are asked to copy); 1.0 = none
+    repetition_penalty: float = 1.0
     max_new_tokens: int = 1024
     length_factor: float = 2.0  # teacher: at most this × the correct code's tokens + 64 new tokens (≤ max_new_tokens)
     teacher_model: str | None = None  # None: the model being trained (`model_ref`), else the embedded smollm2
@@ -69,6 +72,8 @@ class VariantConfig:
             raise ValueError("n_candidates, batch_size, test_jobs and max_new_tokens must be at least 1")
         if self.temperature < 0 or not 0 < self.top_p <= 1 or self.length_factor <= 0 or self.test_timeout_s <= 0:
             raise ValueError("need temperature >= 0, 0 < top_p <= 1, length_factor > 0 and test_timeout_s > 0")
+        if self.repetition_penalty <= 0:
+            raise ValueError("repetition_penalty must be positive (1.0: none)")
         if self.mutation_scope not in ("definitions", "all"):
             raise ValueError(f"mutation_scope must be 'definitions' or 'all', got {self.mutation_scope!r}")
 

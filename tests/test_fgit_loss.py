@@ -19,6 +19,7 @@ from harness.config import from_dict
 from harness.errors import BadInput
 from harness.models import load_tokenizer, resolve_model
 from plugins.fgit_loss import (
+    DEFAULT_ELIGIBLE,
     FGitLossConfig,
     dynamic_weight,
     fgit_loss,
@@ -99,8 +100,9 @@ def reference_sft_loss(model, batch) -> torch.Tensor:
 
 def test_config_defaults_and_validation():
     cfg = FGitLossConfig()
-    assert (cfg.alpha, cfg.weight_formula, cfg.mean, cfg.mask, cfg.fixed_weight) == (2.0, "A", "weighted", "hybrid", None)
-    assert cfg.grad_through_weight and not cfg.per_token_scale
+    assert (cfg.alpha, cfg.weight_formula, cfg.mean, cfg.mask, cfg.fixed_weight) == (2.0, "B", "weighted", "hybrid", None)
+    assert cfg.grad_through_weight and cfg.per_token_scale
+    assert (cfg.weight_formula, cfg.grad_through_weight) in DEFAULT_ELIGIBLE
     assert from_dict(FGitLossConfig, {"alpha": 3, "mask": "line", "fixed_weight": 2}).alpha == 3.0
     for bad in ({"weight_formula": "D"}, {"mask": "word"}, {"mean": "median"}, {"alpha": 0.5}, {"fixed_weight": 0}):
         with pytest.raises(BadInput):
@@ -141,7 +143,7 @@ def test_masked_mean_probability_by_hand():
 
 
 def test_edge_cases_of_the_sample_weight():
-    cfg = FGitLossConfig(alpha=3.0)
+    cfg = FGitLossConfig(alpha=3.0, weight_formula="A")  # A: α at P = 0.5
     log_p = torch.log(torch.tensor([0.4, 0.4, 0.4]))
     has_c = torch.tensor([True, True, False])
     has_i = torch.tensor([True, False, False])  # normal; empty ĉ mask; identical pair
@@ -152,7 +154,7 @@ def test_edge_cases_of_the_sample_weight():
 def test_token_weights_by_hand():
     mask = torch.tensor([[0, 1, 2]])
     weight = torch.tensor([1.8])
-    assert token_weights(mask, weight, FGitLossConfig()).tolist() == [pytest.approx([1.0, 1.8, 1.8])]
+    assert token_weights(mask, weight, FGitLossConfig(per_token_scale=False)).tolist() == [pytest.approx([1.0, 1.8, 1.8])]
     scaled = token_weights(mask, weight, FGitLossConfig(per_token_scale=True))
     assert scaled.tolist() == [pytest.approx([1.0, 1.4, 1.8])]
 
@@ -219,7 +221,7 @@ def test_fixed_weight_two_doubles_masked_tokens():
         weight = 1.0 + mask[:, 1:].double()
         n = batch["labels"][:, 1:].ne(-100).sum()
         expected = (nll * weight).sum() / n
-        got = fgit_loss(model, batch, FGitLossConfig(fixed_weight=2.0)).loss
+        got = fgit_loss(model, batch, FGitLossConfig(fixed_weight=2.0, per_token_scale=False)).loss
     assert abs(got.item() - expected.item()) < 1e-12
 
 
@@ -236,9 +238,11 @@ def test_line_and_token_masks_select_different_tokens():
     model = tiny_llama()
     batch = synthetic_batch()
     with torch.no_grad():
-        losses = {kind: fgit_loss(model, batch, FGitLossConfig(mask=kind, fixed_weight=3.0)).loss.item()
+        losses = {kind: fgit_loss(model, batch, FGitLossConfig(mask=kind, fixed_weight=3.0,
+                                                               per_token_scale=False)).loss.item()
                   for kind in ("hybrid", "line", "token")}
-    assert losses["line"] == pytest.approx(losses["hybrid"])  # token marks lie inside the changed lines here
+    # without per_token_scale hybrid weights exactly the line mask's tokens (token marks lie inside the lines)
+    assert losses["line"] == pytest.approx(losses["hybrid"])
     assert losses["token"] < losses["line"]  # fewer tokens weighted
 
 
@@ -270,10 +274,7 @@ def test_trainer_loss_fn_returns_loss_and_metrics():
         loss, metrics = trainer_loss_fn(FGitLossConfig(alpha=2.5))(model, batch, torch.tensor(20))
         out = fgit_loss(model, batch, FGitLossConfig(alpha=2.5), num_items_in_batch=20)
     assert loss.item() == out.loss.item()
-    assert set(metrics) == {"fgit_weight", "fgit_p_correct", "fgit_p_incorrect"}
-    assert metrics["fgit_weight"] == pytest.approx(out.weights.mean().item())
-    _, fixed_metrics = trainer_loss_fn(FGitLossConfig(fixed_weight=2.0))(model, batch)
-    assert fixed_metrics == {"fgit_weight": 2.0}
+    assert metrics == {}  # per-step statistics come from step_logs (paired rows only), not a batch mean
 
 
 # ---- real pairs: weights in (1, α] ------------------------------------------------------------------------
@@ -469,3 +470,159 @@ def test_sharing_the_prefix_on_real_pairs(quixbugs_batch, quixbugs_models):
     assert torch.allclose(shared.loss, recomputed.loss, rtol=1e-5)
     assert torch.allclose(shared.p_incorrect, recomputed.p_incorrect, rtol=1e-4)
     assert model.lengths[1] < model.lengths[3]  # the shared pass ran fewer positions
+
+
+# ---- hybrid masks weight changed tokens above their lines (the mask ablation measures something) -----------
+
+
+def test_hybrid_weights_differ_from_line_weights_on_real_pairs(quixbugs_batch, quixbugs_models):
+    batch, _ = quixbugs_batch
+    model = quixbugs_models[1]
+    with torch.no_grad():
+        hybrid = fgit_loss(model, batch, FGitLossConfig(mask="hybrid"))
+        line = fgit_loss(model, batch, FGitLossConfig(mask="line"))
+    assert hybrid.loss.item() != pytest.approx(line.loss.item(), rel=1e-6)
+    m = (batch["line_mask"] + batch["token_mask"]) * batch["labels"].ne(-100)
+    assert (m == 2).any() and (m == 1).any()  # real pairs have changed tokens inside longer changed lines
+    w = token_weights(m, hybrid.weights, FGitLossConfig())
+    for row in range(m.size(0)):
+        extra = hybrid.weights[row].item() - 1
+        assert torch.allclose(w[row][m[row] == 2], torch.tensor(1 + extra))  # changed tokens: the full weight
+        assert torch.allclose(w[row][m[row] == 1], torch.tensor(1 + extra / 2))  # rest of the line: half the extra
+        assert torch.all(w[row][m[row] == 0] == 1)
+    w_line = token_weights(batch["line_mask"] * batch["labels"].ne(-100), line.weights, FGitLossConfig(mask="line"))
+    assert not torch.allclose(w, w_line)
+
+
+# ---- the default weight's step never moves the model toward ĉ ----------------------------------------------
+
+
+def _pair_with_preference(model, target_p: float) -> dict[str, torch.Tensor]:
+    """c and ĉ differ in a two-token segment (positions 7-8, both masked on both sides); the model's next-token
+    distribution at position 7 decides P ≈ target_p. ĉ's second token is predicted in a context c never has, so
+    it moves mostly through the weight's gradient, as on real pairs."""
+    ids = torch.randint(0, VOCAB, (1, 10), generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        probs = model(input_ids=ids).logits[0, 6].softmax(-1)
+    pairs = [(abs(probs[a] / (probs[a] + probs[b]) - target_p).item(), a, b)
+             for a in range(VOCAB) for b in range(VOCAB) if a != b]
+    _, c_tok, i_tok = min(pairs)
+    ids[0, 7] = c_tok
+    incorrect = ids.clone()
+    incorrect[0, 7] = i_tok
+    incorrect[0, 8] = (ids[0, 8] + 1) % VOCAB
+    labels = torch.full_like(ids, -100)
+    labels[0, 7:9] = ids[0, 7:9]
+    marks = torch.zeros_like(ids)
+    marks[0, 7:9] = 1
+    return {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": labels, "line_mask": marks.clone(),
+            "token_mask": marks.clone(), "incorrect_input_ids": incorrect,
+            "incorrect_attention_mask": torch.ones_like(ids), "incorrect_line_mask": marks.clone(),
+            "incorrect_token_mask": marks.clone()}
+
+
+def _margin(model, batch) -> float:
+    """log p̄_c − log p̄_ĉ (hybrid weighted means) from full forward passes, independently of the loss code."""
+    values = []
+    with torch.no_grad():
+        for ids_key, line_key, token_key in (("input_ids", "line_mask", "token_mask"),
+                                             ("incorrect_input_ids", "incorrect_line_mask", "incorrect_token_mask")):
+            probs = model(input_ids=batch[ids_key]).logits.softmax(-1)
+            token_p = probs[:, :-1].gather(-1, batch[ids_key][:, 1:, None]).squeeze(-1)
+            mask = (batch[line_key] + batch[token_key])[:, 1:].double()
+            values.append(math.log(((token_p * mask).sum() / mask.sum()).item()))
+    return values[0] - values[1]
+
+
+def _step_margin_change(options: dict, target_p: float) -> tuple[float, float]:
+    model = tiny_llama(init=0.5)
+    batch = _pair_with_preference(model, target_p)
+    before = _margin(model, batch)
+    p = 1 / (1 + math.exp(-before))
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)  # small: the first-order direction
+    fgit_loss(model, batch, FGitLossConfig(**options)).loss.backward()
+    optimizer.step()
+    return p, _margin(model, batch) - before
+
+
+@pytest.mark.parametrize("formula,grad", DEFAULT_ELIGIBLE)
+@pytest.mark.parametrize("target_p", [0.3, 0.8])
+def test_one_step_moves_away_from_the_incorrect_variant(formula, grad, target_p):
+    for extra in ({}, {"grad_through_incorrect": False}, {"mask": "line"}):
+        p, change = _step_margin_change({"weight_formula": formula, "grad_through_weight": grad, **extra}, target_p)
+        assert abs(p - target_p) < 0.05  # the pair has the preference asked for (P below or above 0.5)
+        assert change > 0, (formula, grad, extra, p, change)  # P = σ(margin) rose: toward c, away from ĉ
+
+
+def test_the_weight_gradient_of_b_adds_to_the_step_and_that_of_a_opposes_it_below_half():
+    """Why B with the gradient is the default and A with it is not: at P < 0.5 A's weight gradient lowers P."""
+    for target_p in (0.3, 0.8):
+        _, with_grad = _step_margin_change({"weight_formula": "B"}, target_p)
+        _, detached = _step_margin_change({"weight_formula": "B", "grad_through_weight": False}, target_p)
+        assert with_grad > detached > 0
+    p, change_a = _step_margin_change({"weight_formula": "A"}, 0.3)
+    assert p < 0.5 and change_a < 0  # the issue's finding: toward ĉ
+    assert ("A", True) not in DEFAULT_ELIGIBLE and ("C", True) not in DEFAULT_ELIGIBLE
+
+
+# ---- weight statistics over paired rows only ---------------------------------------------------------------
+
+
+def test_weight_statistics_cover_paired_rows_only():
+    model = tiny_llama()
+    batch = synthetic_batch()
+    # a fourth row without a variant: no marks on either side, ĉ = c (as plugins.fault_weighted encodes it)
+    batch = {k: torch.cat([v, v[:1]]) for k, v in batch.items()}
+    for key in ("line_mask", "token_mask", "incorrect_line_mask", "incorrect_token_mask"):
+        batch[key][3] = 0
+    batch["incorrect_input_ids"][3] = batch["input_ids"][3]
+    batch["fgit_paired"] = torch.tensor([1, 1, 1, 0])  # row 2 is paired but its marks fall outside the labels
+    cfg = FGitLossConfig()
+    loss_fn = trainer_loss_fn(cfg)
+    with torch.no_grad():
+        loss_fn(model, batch)
+        out = fgit_loss(model, batch, cfg)
+    logs = loss_fn.step_logs()
+    assert out.weights[3].item() == 1.0 and out.p_correct[3].item() == 0.0  # what would bias a batch mean
+    # rows 0-2 are paired; only row 0 has marks on both sides, so only it has a P
+    assert logs["fgit_pairs"] == 3 and logs["fgit_pairs_with_P"] == 1
+    assert logs["fgit_weight_mean"] == pytest.approx(out.weights[:3].mean().item())
+    p0 = out.p_correct[0].item() / (out.p_correct[0].item() + out.p_incorrect[0].item())
+    assert logs["fgit_P_mean"] == pytest.approx(p0)
+    assert logs["fgit_share_P_below_half"] == float(p0 < 0.5)
+    mask = (batch["line_mask"] + batch["token_mask"]) * batch["labels"].ne(-100)
+    assert logs["fgit_weighted_tokens_mean"] == pytest.approx((mask[:3] > 0).sum(1).double().mean().item())
+    assert loss_fn.step_logs() == {"fgit_pairs": 0, "fgit_pairs_with_P": 0}  # reset after each step
+    summary = loss_fn.summary()
+    assert summary["pairs"] == 3 and summary["rows_seen"] == 4
+    assert sum(summary["histograms"]["weight"]["counts"]) == 3 and sum(summary["histograms"]["P"]["counts"]) == 1
+
+
+# ---- share_prefix is exact where it is used: off under active dropout ---------------------------------------
+
+
+def test_share_prefix_is_off_under_lora_dropout_in_training_and_exact():
+    from peft import LoraConfig, get_peft_model
+
+    from plugins.fgit_loss import share_prefix_active
+
+    base = tiny_llama()
+    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.5, target_modules=["q_proj", "v_proj"]))
+    counting = _CountingModel(model)
+    batch = synthetic_batch()
+    model.train()
+    assert not share_prefix_active(counting, FGitLossConfig())  # dropout draws masks: a shared prefix would differ
+    torch.manual_seed(0)
+    shared = fgit_loss(counting, batch, FGitLossConfig())
+    torch.manual_seed(0)
+    recomputed = fgit_loss(counting, batch, FGitLossConfig(share_prefix=False))
+    assert shared.loss.item() == recomputed.loss.item()  # same dropout draws: the same computation
+    assert counting.lengths[1] == counting.lengths[3] == 10  # ĉ ran from position 0 to its last masked token
+    model.eval()  # no dropout: sharing applies again, and stays exact
+    assert share_prefix_active(counting, FGitLossConfig())
+    counting.lengths.clear()
+    with torch.no_grad():
+        a = fgit_loss(counting, batch, FGitLossConfig())
+        b = fgit_loss(counting, batch, FGitLossConfig(share_prefix=False))
+    assert a.loss.item() == pytest.approx(b.loss.item(), rel=1e-12)
+    assert counting.lengths[1] < counting.lengths[3]

@@ -126,12 +126,15 @@ def test_fgit_trains_with_teacher_variants_loads_and_is_cached(config_file, tmp_
 
     rows = _loss_rows(tmp_path / "fgit")
     assert [r["step"] for r in rows] == [1, 2]
-    weights = [r["fgit_weight"] for r in rows]
+    # weight statistics over paired rows only: every pair counted once over the epoch, unpaired rows not at all
+    assert sum(r["fgit_pairs"] for r in rows) == pairs["paired"]
+    weights = [r["fgit_weight_mean"] for r in rows if r["fgit_pairs"]]
     assert all(1.0 <= w <= ALPHA for w in weights), weights
-    if pairs["paired"]:  # a batch holding a pair weights its error-sensitive tokens above 1
-        assert max(weights) > 1.0 and max(r["fgit_p_incorrect"] for r in rows) > 0
-    else:
-        assert weights == [1.0, 1.0]
+    summary = manifest["training"]["loss_statistics"]
+    assert summary["pairs"] == pairs["paired"] and summary["rows_seen"] == 4
+    assert sum(summary["histograms"]["weight"]["counts"]) == pairs["paired"]
+    assert manifest["resolved"]["variants"]["teacher"]["hash"] == resolve_model("smollm2").content_hash()
+    assert manifest["resolved"]["variant_set"] == pairs["variant_set"]
 
     second = _train("fgit", config_file, tmp_path / "fgit-again")
     assert "fgit: cached artifact" in second.stdout and "paired" not in second.stderr  # no variant work at all
@@ -167,10 +170,9 @@ def test_mutation_trains_with_universalmutator_variants_and_loads(config_file, t
     assert pairs["variants"]["source_stats"]["valid"] >= pairs["variants"]["source_stats"]["drawn"] > 0
     assert pairs["paired"] >= 1  # every Evol-Instruct solution here has mutable operators
     rows = _loss_rows(tmp_path / "mutation")
-    weights = [r["fgit_weight"] for r in rows]
-    assert len(rows) == 2 and all(1.0 <= w <= ALPHA for w in weights), weights
-    if pairs["unpaired"] == 0:
-        assert all(w > 1.0 for w in weights)
+    weights = [r["fgit_weight_mean"] for r in rows if r["fgit_pairs"]]
+    assert len(rows) == 2 and all(1.0 <= w <= ALPHA for w in weights), weights  # paired rows only
+    assert sum(r["fgit_pairs"] for r in rows) == pairs["paired"]
     _generate_loads(tmp_path / "mutation", tmp_path)
 
 

@@ -47,6 +47,7 @@ class BackendIdentity:
     tokenizer: str  # tokenizer content hash (or a name where no tokenizer is local)
     chat_template: str | None  # None: the model has no chat template (a base model)
     engine: dict = field(default_factory=dict)  # library versions, device, dtype: anything else that moves outputs
+    seq2seq: bool = False  # an encoder–decoder model (prompts are source→target: prompts.choose_style)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class GenerationRequest:
     prompt: str | list  # rendered prompt text, or chat messages for message-based APIs
     stop: tuple[str, ...] = ()
     task_id: str = ""
+    templated: bool = False  # the prompt text came from the chat template (harness.tokenization: no added specials)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import os
 from harness.errors import BadInput
 from harness.generation.base import BACKENDS, Backend, BackendIdentity, GenerationOutput, cut_at_stop
 from harness.generation.hf import HFBackend, _version
+from harness.tokenization import PROMPT_ENCODING, encode_text
 
 
 @BACKENDS.register("vllm")
@@ -33,7 +34,7 @@ class VLLMBackend(Backend):
 
     def identity(self) -> BackendIdentity:
         base = self._hf.identity()
-        engine = {"vllm": _version("vllm"), "torch": _version("torch"), "dtype": self.dtype,
+        engine = {"vllm": _version("vllm"), "torch": _version("torch"), "dtype": self.dtype, "prompt_encoding": PROMPT_ENCODING,
                   "batch_invariant": self.decoding.batch_mode == "invariant"}
         return BackendIdentity("vllm", base.model, base.model_hash, base.tokenizer, base.chat_template, engine)
 
@@ -66,7 +67,10 @@ class VLLMBackend(Backend):
             chunk = requests[start : start + batch_size]
             params = [SamplingParams(temperature=0.0, max_tokens=self.decoding.max_new_tokens, stop=list(r.stop))
                       for r in chunk]
-            results = self.llm.generate([r.prompt for r in chunk], params, lora_request=lora, use_tqdm=False)
+            # token ids, not text: vLLM would tokenize with its own special-token rule (harness.tokenization)
+            prompts = [{"prompt_token_ids": encode_text(self._hf.tokenizer, r.prompt, r.templated)["input_ids"]}
+                       for r in chunk]
+            results = self.llm.generate(prompts, params, lora_request=lora, use_tqdm=False)
             for request, result in zip(chunk, results, strict=True):
                 out = result.outputs[0]
                 on_output(GenerationOutput(request.index, cut_at_stop(out.text, request.stop), len(out.token_ids),

@@ -160,6 +160,7 @@ class ComparisonRun:
                                for v, cls in self.plugin_classes.items()}
         self._examples = None
         self._training_inputs: dict | None = None
+        self.resolved: dict[str, dict] = {}
         self._sandboxes: dict[str, object] = {}
         self.records: list[dict] = []
 
@@ -243,6 +244,8 @@ class ComparisonRun:
         start = start_model(self, variant, model)  # the base model, or the artifact of the variant it starts from
         inputs = {"plugin": plugin_of(self.config, variant), "model": start["hash"],
                   "config": to_dict(self.plugin_configs[variant]), "data": self.training_inputs() if needs_data else None}
+        if self.resolved.get(variant):  # models the config's names resolved to here (plugins.base.resolve)
+            inputs["resolved"] = self.resolved[variant]
         out = self.run_dir / variant / "artifact"
 
         def work() -> dict:
@@ -258,13 +261,29 @@ class ComparisonRun:
             manifest = json.loads((path / "artifact.json").read_text())
             info = {"artifact": manifest.get("cache_key"), "kind": manifest.get("kind"), "from_cache": cached,
                     "from": start.get("from")}
-            for key in ("pairs", "variants", "stats"):  # variant counts (pairs kept) and training stats, when a plugin has them
+            for key in ("pairs", "variants", "stats", "hotfix", "sed_sft", "resolved"):  # variant counts (pairs kept), training stats, what was resolved
                 if key in manifest:
                     info[key] = manifest[key]
             return info
 
         return self._record(variant, None, run_stage(f"{variant}: train", self.run_dir / variant / "train.stage.json",
                                                      inputs, work, self.log))
+
+    def resolve_plugins(self) -> dict[str, dict]:
+        """Every variant's `resolve` before anything trains: a model a config names but this machine lacks is
+        one BadInput line (all variants' problems together), not a failure after hours of other variants."""
+        from harness.models import resolve_model
+
+        spec = resolve_model(self.config.model)
+        resolved, problems = {}, []
+        for variant in self.config.variants:
+            try:
+                resolved[variant] = self.plugin_classes[variant]().resolve(spec, self.plugin_configs[variant])
+            except BadInput as exc:
+                problems.append(f"{variant}: {exc}")
+        if problems:
+            raise BadInput("nothing trained: " + "; ".join(problems))
+        return resolved
 
     def benchmark_dir(self, variant: str, plan: BenchmarkPlan) -> Path:
         base = self.run_dir / variant / plan.label
@@ -333,9 +352,10 @@ class ComparisonRun:
 
     def run(self) -> RunResult:
         started = time.perf_counter()
+        model = self.model_identity()
+        self.resolved = self.resolve_plugins()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.plans, skipped = plan_benchmarks(self.config, self.log)
-        model = self.model_identity()
         try:
             for variant in self.config.variants:
                 trained = self.train(variant, model)
@@ -355,7 +375,8 @@ def write_manifest(run: ComparisonRun, model: dict, result: RunResult) -> Path:
     """Everything needed to trust (and reproduce) the numbers; the leaderboard embeds it."""
     from harness import provenance
 
-    artifacts = {r["variant"]: {k: r["info"].get(k) for k in ("artifact", "kind", "pairs", "variants", "stats")
+    artifacts = {r["variant"]: {k: r["info"].get(k) for k in ("artifact", "kind", "pairs", "variants", "stats",
+                                                              "hotfix", "sed_sft", "resolved")
                                 if r["info"].get(k) is not None}
                  for r in result.stages if r["benchmark"] is None}
     sandboxes = {}
