@@ -17,8 +17,10 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("generate", help="generate greedy samples (evalplus/bigcodebench format)")
     p.add_argument("--model", default=None, help="smollm2 (default), a model dir, a .gguf, an adapter/artifact dir, "
                    "a hub id; for --backend openai the endpoint's model name")
-    p.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp", "bigcodebench", "quixbugs"])
-    p.add_argument("--subset", default="full", choices=["full", "hard"], help="bigcodebench subset")
+    p.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp", "bigcodebench", "quixbugs",
+                                                          "composite"])
+    p.add_argument("--subset", default="full", choices=["full", "hard", "test", "atoms-held-out", "train"],
+                   help="bigcodebench: full | hard; composite: full (held-out) | test | atoms-held-out | train")
     p.add_argument("--split", default="complete", choices=["complete", "instruct"], help="bigcodebench split")
     p.add_argument("--limit", type=int, default=None, help="only the first N tasks")
     p.add_argument("--tasks", default=None, help="comma-separated task ids (HumanEval/0 or just 0)")

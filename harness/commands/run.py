@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from harness import outdir
-from harness.errors import EXIT_OK
+from harness.errors import EXIT_OK, BadInput
 
 
 def register(subparsers) -> None:
@@ -29,6 +29,7 @@ def register(subparsers) -> None:
     p.add_argument("--jobs", type=int, default=None, help="parallel sandbox workers (overrides the config)")
     p.add_argument("--data-dir", default=None, help="benchmark release files (default $FGIT_BENCH_DATA, ../shared/data)")
     p.add_argument("--shard", default=None, help="i/n: generate and evaluate every n-th task only; join with merge")
+    p.add_argument("--limit", type=int, default=None, help="at most the first N tasks of every benchmark")
     p.set_defaults(func=run)
 
 
@@ -44,6 +45,11 @@ def run(args) -> int:
 
     profile = args.profile or (None if args.config else "smoke")
     config = load_run_config(profile, args.config, _overrides(args))
+    if args.limit is not None:
+        if args.limit < 1:
+            raise BadInput("--limit must be at least 1")
+        for spec in config.benchmarks:
+            spec.limit = min(spec.limit or args.limit, args.limit)
     shard = Shard.parse(args.shard) if args.shard else None
     name = profile or Path(args.config).stem
     run_dir = Path(args.output or Path("runs") / name)

@@ -35,6 +35,7 @@ _DIRECT_EOS = {  # extra_eos_for_direct_completion in evalplus and bigcodebench
     # QuixBugs: the answer is a whole fixed program (imports, several definitions), so no "\ndef " stop; it ends
     # where a model starts another buggy/fixed pair or tests. (Issue 12 moves this onto the Benchmark.)
     "quixbugs": ("\n# Buggy program", "\n# Fixed program", "\nassert "),
+    "composite": ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert "),  # HumanEval-style prompts
 }
 _CHAT_EOS = ("\n```\n",)  # the pre-filled fence closes
 _MAGIC_SPLITTER = "-[[]]-this-is-really-our-highest-priority-[[]]-"  # evalplus's marker for "prompt ends here"

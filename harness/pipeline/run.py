@@ -26,6 +26,7 @@ from harness.atomic import write_json
 from harness.config import from_dict, to_dict
 from harness.errors import BadInput
 from harness.hashing import file_digest, json_digest
+from harness.pipeline.chaining import INSTANCE_KEYS, check_chains, plugin_of, start_model, synth_training_file
 from harness.pipeline.config import BenchmarkSpec, RunConfig, merge_tables
 from harness.pipeline.stages import StageRecord, run_stage
 
@@ -145,9 +146,12 @@ class ComparisonRun:
         from plugins.base import PLUGINS
 
         self.config, self.run_dir, self.shard, self.log, self.profile = config, Path(run_dir), shard, log, profile
-        self.plugin_classes = {v: PLUGINS.get(v) for v in config.variants}  # did-you-mean on a typo, before work
+        # A variant is a plugin, or an instance of one: `[plugins.sft-grpo] plugin = "grpo", from = "sft"` trains
+        # plugin grpo starting from variant sft's artifact (harness.pipeline.chaining).
+        self.plugin_classes = {v: PLUGINS.get(plugin_of(config, v)) for v in config.variants}  # typos: before work
         for name in config.plugins:  # tables of unselected variants are fine (profiles configure all); typos not
-            PLUGINS.get(name)
+            PLUGINS.get(plugin_of(config, name))
+        check_chains(config)
         known = {f.name for name in PLUGINS.names() for f in dataclasses.fields(PLUGINS.get(name).config_class)}
         unknown = sorted(set(config.training.shared) - known)
         if unknown:
@@ -163,7 +167,8 @@ class ComparisonRun:
     def _plugin_table(self, variant: str, cls) -> dict:
         names = {f.name for f in dataclasses.fields(cls.config_class)}
         shared = {k: v for k, v in self.config.training.shared.items() if k in names}
-        return merge_tables(shared, self.config.plugins.get(variant, {}))
+        own = {k: v for k, v in self.config.plugins.get(variant, {}).items() if k not in INSTANCE_KEYS}
+        return merge_tables(shared, own)
 
     # ---- inputs shared by the stages ----------------------------------------------------------------------
 
@@ -176,6 +181,9 @@ class ComparisonRun:
     def training_data_path(self) -> Path:
         from harness.data import data_dir
 
+        synth = synth_training_file(self.config.training.data)
+        if synth is not None:
+            return synth
         path = Path(self.config.training.data)
         if not path.exists() and not path.is_absolute():
             directory = data_dir(self.config.data_dir)
@@ -233,8 +241,9 @@ class ComparisonRun:
 
         cls = self.plugin_classes[variant]
         needs_data = getattr(cls, "needs_data", True)
-        inputs = {"plugin": variant, "model": model["hash"], "config": to_dict(self.plugin_configs[variant]),
-                  "data": self.training_inputs() if needs_data else None}
+        start = start_model(self, variant, model)  # the base model, or the artifact of the variant it starts from
+        inputs = {"plugin": plugin_of(self.config, variant), "model": start["hash"],
+                  "config": to_dict(self.plugin_configs[variant]), "data": self.training_inputs() if needs_data else None}
         if self.resolved.get(variant):  # models the config's names resolved to here (plugins.base.resolve)
             inputs["resolved"] = self.resolved[variant]
         out = self.run_dir / variant / "artifact"
@@ -246,10 +255,12 @@ class ComparisonRun:
             if needs_data:
                 examples, report = self.training_examples()
                 extra["data_report.json"] = report
-            path, cached = train_cached(variant, resolve_model(self.config.model), examples,
-                                        self.plugin_configs[variant], output=out, extra_files=extra)
+            path, cached = train_cached(plugin_of(self.config, variant), resolve_model(start["ref"]), examples,
+                                        self.plugin_configs[variant], output=out, extra_files=extra,
+                                        upstream=start["hash"] if start.get("from") else None)
             manifest = json.loads((path / "artifact.json").read_text())
-            info = {"artifact": manifest.get("cache_key"), "kind": manifest.get("kind"), "from_cache": cached}
+            info = {"artifact": manifest.get("cache_key"), "kind": manifest.get("kind"), "from_cache": cached,
+                    "from": start.get("from")}
             for key in ("pairs", "variants", "stats", "hotfix", "sed_sft", "resolved"):  # variant counts (pairs kept), training stats, what was resolved
                 if key in manifest:
                     info[key] = manifest[key]
