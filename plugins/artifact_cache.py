@@ -42,7 +42,8 @@ ARTIFACT_FORMAT = 1  # bump when the artifact layout or the training semantics c
 
 def examples_digest(examples: list[TrainingExample]) -> str:
     """Hash of what training reads from the examples (meta is provenance, not input)."""
-    return json_digest([[e.instruction, e.response, e.code, e.incorrect] for e in examples])
+    return json_digest([[e.instruction, e.response, e.code, e.incorrect] + ([e.meta["task"]] if "task" in e.meta else [])
+                        for e in examples])  # a task's tests train GRPO: a changed test is a different input
 
 
 def artifact_key(plugin: str, model: ModelSpec, examples: list[TrainingExample], config: Any,
@@ -115,7 +116,8 @@ def lookup(key: str, root: Path, discard_damaged: bool = False) -> Path | None:
 def train_cached(plugin_name: str, model: ModelSpec, examples: list[TrainingExample], config: Any, *,
                  output: str | Path | None = None, cache_dir: str | Path | None = None,
                  extra_files: dict[str, Any] | None = None,
-                 on_cached: Callable[[Path], None] | None = None) -> tuple[Path, bool]:
+                 on_cached: Callable[[Path], None] | None = None,
+                 upstream: str | None = None) -> tuple[Path, bool]:
     """Return (artifact directory, whether it came from the cache); train with the plugin on a miss.
 
     `extra_files` (name → JSON data) are written into the artifact before it is published, e.g. the
@@ -124,6 +126,8 @@ def train_cached(plugin_name: str, model: ModelSpec, examples: list[TrainingExam
     plugin = PLUGINS.get(plugin_name)()
     root = cache_root(cache_dir)
     resolved = {**plugin.resolve(model, config), **plugin.prepare(model, examples, config)}
+    if upstream is not None:  # a chained variant: the upstream artifact's key
+        resolved["upstream"] = upstream
     key = artifact_key(plugin_name, model, examples, config, resolved)
     final = lookup(key, root)
     cached = final is not None

@@ -147,6 +147,8 @@ def normalize_benchmarks(names) -> list[str]:
         base = name if name in BENCHMARKS else name.split("-")[0]
         if base not in BENCHMARKS:
             raise BadInput(f"unknown benchmark {name!r} for decontamination (known: {', '.join(BENCHMARKS.names())})")
+        if not BENCHMARKS.get(base).decontaminate_against:
+            continue
         if base not in result:
             result.append(base)
     return result

@@ -32,7 +32,7 @@ RESPONSE_COLUMNS = ("output", "response", "solution", "completion", "answer")
 # taken only on request (and then only when they parse).
 _FENCE = re.compile(r"^[ \t]*```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)^[ \t]*```[ \t]*$", re.M | re.S)
 _PYTHON_TAGS = {"python", "py", "python3", "py3"}
-_PREPARED_FORMAT = 1  # bump when loading or decontamination changes what a source yields
+_PREPARED_FORMAT = 2  # bump when loading or decontamination changes what a source yields
 
 
 def python_code_spans(text: str, accept_untagged: bool = False) -> list[tuple[int, int]]:
@@ -189,8 +189,10 @@ def load_training_data(source: str, *, instruction_field: str | None = None, res
         instruction, response = row.get(instruction_col), row.get(response_col)
         if not isinstance(instruction, str) or not isinstance(response, str) or not instruction.strip():
             continue
-        example = make_example(instruction, response, {"source": Path(str(source)).name, "row": index},
-                               accept_untagged)
+        meta = {"source": Path(str(source)).name, "row": index}
+        if isinstance(row.get("task"), dict):  # a task with tests (fgit-bench synth): what GRPO's reward runs
+            meta["task"] = row["task"]
+        example = make_example(instruction, response, meta, accept_untagged)
         if example is not None:
             examples.append(example)
     return examples, len(rows)

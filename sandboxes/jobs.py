@@ -39,7 +39,8 @@ def evalplus_check(job: dict) -> dict:
         status, details = untrusted_check(
             job["dataset"], job["solution"], job[f"{split}_input"], job["entry_point"],
             expected=job["expected"][split], atol=job["atol"], ref_time=job["expected"][f"{split}_time"],
-            fast_check=True, min_time_limit=job["min_time_limit"], gt_time_limit_factor=job["gt_time_limit_factor"],
+            fast_check=job.get("fast_check", True),  # False: every input runs (GRPO's fraction-of-tests reward)
+            min_time_limit=job["min_time_limit"], gt_time_limit_factor=job["gt_time_limit_factor"],
         )
         result[split] = (status, [bool(d) for d in details])
     return result

@@ -62,6 +62,7 @@ class Benchmark(ABC):
     option_choices: ClassVar[dict[str, tuple[str, ...]]] = {}  # option -> allowed values; the first is the default
     in_default_run: ClassVar[bool] = True  # part of a run config that lists no [[benchmarks]]
     decontaminate_by_default: ClassVar[bool] = True  # `train` without --benchmarks checks the data against it
+    decontaminate_against: ClassVar[bool] = True  # False: training sets are never checked against it
     order: ClassVar[int] = 100  # leaderboard column order (humaneval 10, mbpp 20, bigcodebench 30; new ones 100)
     # result name (`result_name`, per option set) -> leaderboard column names: (base,) or (base, plus);
     # None: the name, and name + "+" where the benchmark has plus tests

@@ -18,7 +18,7 @@ def register(subparsers) -> None:
     p.add_argument("--model", default=None, help="smollm2 (default), a model dir, a .gguf, an adapter/artifact dir, "
                    "a hub id; for --backend openai the endpoint's model name")
     p.add_argument("--benchmark", required=True, help="a registered benchmark: humaneval, mbpp, bigcodebench, ... (a typo lists them all)")
-    p.add_argument("--subset", default=None, help="benchmark option (bigcodebench: full | hard)")
+    p.add_argument("--subset", default=None, help="benchmark option (bigcodebench: full | hard; composite: full | test | atoms-held-out | train)")
     p.add_argument("--split", default=None, help="benchmark option (bigcodebench: complete | instruct)")
     p.add_argument("--data-dir", default=None, help="release files (default: $FGIT_BENCH_DATA, ../shared/data)")
     p.add_argument("--limit", type=int, default=None, help="only the first N tasks")

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from harness import outdir
-from harness.core.errors import EXIT_OK
+from harness.core.errors import EXIT_OK, BadInput
 
 
 def register(subparsers) -> None:
@@ -31,6 +31,7 @@ def register(subparsers) -> None:
     p.add_argument("--cache-dir", default=None, help="cache root for every stage (default $FGIT_BENCH_CACHE or "
                    "~/.cache/fgit-bench)")
     p.add_argument("--shard", default=None, help="i/n: generate and evaluate every n-th task only; join with merge")
+    p.add_argument("--limit", type=int, default=None, help="at most the first N tasks of every benchmark")
     p.set_defaults(func=run)
 
 
@@ -46,6 +47,11 @@ def run(args) -> int:
 
     profile = args.profile or (None if args.config else "smoke")
     config = load_run_config(profile, args.config, _overrides(args))
+    if args.limit is not None:
+        if args.limit < 1:
+            raise BadInput("--limit must be at least 1")
+        for spec in config.benchmarks:
+            spec.limit = min(spec.limit or args.limit, args.limit)
     shard = Shard.parse(args.shard) if args.shard else None
     name = profile or Path(args.config).stem
     run_dir = Path(args.output or Path("runs") / name)

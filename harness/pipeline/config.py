@@ -119,20 +119,23 @@ def default_benchmarks() -> list[BenchmarkSpec]:
 def plugin_config(config: RunConfig, name: str, plugin_cls: type) -> Any:
     """The typed config of plugin `name`: `[training.shared]` (the fields this plugin has), then its own
     `[plugins.<name>]` table on top. `train --config` and `run` both read it this way."""
+    from harness.pipeline.chaining import INSTANCE_KEYS
+
     names = {f.name for f in dataclasses.fields(plugin_cls.config_class)}
     shared = {k: v for k, v in config.training.shared.items() if k in names}
-    return from_dict(plugin_cls.config_class, merge_tables(shared, config.plugins.get(name, {})),
-                     where=f"[plugins.{name}]")
+    own = {k: v for k, v in config.plugins.get(name, {}).items() if k not in INSTANCE_KEYS}  # plugin, from
+    return from_dict(plugin_cls.config_class, merge_tables(shared, own), where=f"[plugins.{name}]")
 
 
 def check_plugin_tables(config: RunConfig, selected: list[type]) -> None:
     """Every `[plugins.<name>]` table names a registered plugin and every `[training.shared]` key is a setting
     of some plugin (the selected ones first: only a key none of them has loads the others)."""
+    from harness.pipeline.chaining import plugin_of
     from plugins.base import PLUGINS
 
     for name in config.plugins:  # tables of unselected variants are fine (profiles configure all); typos not
-        if name not in PLUGINS:
-            PLUGINS.get(name)  # BadInput with "did you mean"
+        if plugin_of(config, name) not in PLUGINS:
+            PLUGINS.get(plugin_of(config, name))  # BadInput with "did you mean"
     unknown = set(config.training.shared) - {f.name for cls in selected for f in dataclasses.fields(cls.config_class)}
     if unknown:
         known = {f.name for name in PLUGINS.names() for f in dataclasses.fields(PLUGINS.get(name).config_class)}
@@ -142,9 +145,13 @@ def check_plugin_tables(config: RunConfig, selected: list[type]) -> None:
 
 
 def training_data_path(data: str, data_dir_ref: str | None = None) -> Path:
-    """`[training] data`: a path, or a file name in the data directory."""
+    """`[training] data`: a path, a file name in the data directory, or "synth[:seed]" (the synthetic set)."""
     from harness.core.data import data_dir
+    from harness.pipeline.chaining import synth_training_file
 
+    synth = synth_training_file(data)
+    if synth is not None:
+        return synth
     path = Path(data)
     if not path.exists() and not path.is_absolute():
         directory = data_dir(data_dir_ref)

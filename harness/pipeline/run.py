@@ -26,6 +26,7 @@ from harness.core.atomic import write_json
 from harness.core.config import to_dict
 from harness.core.errors import BadInput
 from harness.core.hashing import file_digest, json_digest
+from harness.pipeline.chaining import check_chains, plugin_of, start_model
 from harness.pipeline.config import (
     BenchmarkSpec,
     RunConfig,
@@ -157,8 +158,11 @@ class ComparisonRun:
         from plugins.base import PLUGINS
 
         self.config, self.run_dir, self.shard, self.log, self.profile = config, Path(run_dir), shard, log, profile
-        self.plugin_classes = {v: PLUGINS.get(v) for v in config.variants}  # did-you-mean on a typo, before work
+        # A variant is a plugin, or an instance of one: `[plugins.sft-grpo] plugin = "grpo", from = "sft"` trains
+        # plugin grpo starting from variant sft's artifact (harness.pipeline.chaining).
+        self.plugin_classes = {v: PLUGINS.get(plugin_of(config, v)) for v in config.variants}  # typos: before work
         check_plugin_tables(config, list(self.plugin_classes.values()))
+        check_chains(config)
         self.plugin_configs = {v: plugin_config(config, v, cls) for v, cls in self.plugin_classes.items()}
         self._examples = None
         self._training_inputs: dict | None = None
@@ -226,9 +230,10 @@ class ComparisonRun:
 
         cls = self.plugin_classes[variant]
         needs_data = cls.needs_data
+        start = start_model(self, variant, model)  # the base model, or the artifact of the variant it starts from
         # what the artifact key holds as resolved now (the plugins' `resolve`), besides the training set
-        inputs = {"plugin": variant, "model": model["hash"], "config": to_dict(self.plugin_configs[variant]),
-                  "data": self.training_inputs() if needs_data else None}
+        inputs = {"plugin": plugin_of(self.config, variant), "model": start["hash"],
+                  "config": to_dict(self.plugin_configs[variant]), "data": self.training_inputs() if needs_data else None}
         if self.resolved.get(variant):  # models the config's names resolved to here (plugins.base.resolve)
             inputs["resolved"] = self.resolved[variant]
         out = self.run_dir / variant / "artifact"
@@ -240,10 +245,12 @@ class ComparisonRun:
             if needs_data:
                 examples, report = self.training_examples()
                 extra["data_report.json"] = report
-            path, cached = train_cached(variant, resolve_model(self.config.model), examples,
-                                        self.plugin_configs[variant], output=out, extra_files=extra)
+            path, cached = train_cached(plugin_of(self.config, variant), resolve_model(start["ref"]), examples,
+                                        self.plugin_configs[variant], output=out, extra_files=extra,
+                                        upstream=start["hash"] if start.get("from") else None)
             manifest = json.loads((path / "artifact.json").read_text())
-            info = {"artifact": manifest.get("cache_key"), "kind": manifest.get("kind"), "from_cache": cached}
+            info = {"artifact": manifest.get("cache_key"), "kind": manifest.get("kind"), "from_cache": cached,
+                    "from": start.get("from")}
             for key in ("pairs", "variants", "stats", "hotfix", "sed_sft", "resolved"):  # variant counts (pairs kept), training stats, what was resolved
                 if key in manifest:
                     info[key] = manifest[key]

@@ -1,0 +1,150 @@
+"""GRPO: rewards from the sandbox equal `evaluate`'s verdicts, forgeries earn nothing, a tiny CPU run with the
+embedded model writes an artifact that generates."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.evaluation import EvaluateConfig, evaluate
+from harness.generation.prompts import make_template
+from harness.synth.build import SynthConfig, synthesize
+from plugins.grpo_reward import SandboxReward
+from tests.conftest import read_jsonl, run_cli, write_jsonl
+from tests.forgeries import FORGERIES, forgery
+from tests.sandbox_fixtures import open_sandbox
+
+# These forgeries pass evalplus's in-child comparison (`out == exp` runs the forged __eq__; the expected outputs
+# sit in the child's frame). Issue 13 ("Verdict integrity") judges outputs outside the child with a type-exact
+# codec; until its branch is merged they are strict xfails, so the merge turns them into passes or a loud XPASS.
+NEEDS_ISSUE_13 = {"eq_always_true", "list_subclass_equal_to_all", "reads_expected_from_caller"}
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    box = open_sandbox("docker", jobs=2)
+    yield box
+    box.close()
+
+
+@pytest.fixture(scope="module")
+def synth_set(tmp_path_factory, sandbox) -> Path:
+    out = tmp_path_factory.mktemp("synth") / "set"
+    synthesize(SynthConfig(seed=5, composites=4, held_out_composites=2), out, sandbox)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tasks(synth_set) -> dict[str, dict]:
+    return {r["task_id"]: r["task"] for r in read_jsonl(synth_set / "train.jsonl")}
+
+
+def _reward(tasks, all_or_nothing=False) -> SandboxReward:
+    return SandboxReward(tasks, make_template("chat", {"dataset": "composite"}, None), jobs=2, sandbox="docker",
+                         all_or_nothing=all_or_nothing)
+
+
+def _evaluate_each(rows: list[dict], synth_set: Path, tmp_path: Path, sandbox, monkeypatch) -> list[dict]:
+    """`evaluate` on every (task_id, solution) row, one samples file per row (a file holds one sample a task)."""
+    monkeypatch.setenv("FGIT_BENCH_SYNTH", str(synth_set))
+    results = []
+    for number, row in enumerate(rows):
+        write_jsonl(tmp_path / f"s{number}.jsonl", [{"task_id": row["task_id"], "solution": row["solution"]}])
+        evaluate(EvaluateConfig(benchmark="composite", subset="train", samples=str(tmp_path / f"s{number}.jsonl"),
+                                output=str(tmp_path / f"e{number}")), sandbox=sandbox, quiet=True)
+        results.append(read_jsonl(tmp_path / f"e{number}" / "results.jsonl")[0])
+    return results
+
+
+@pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.xfail(
+    strict=True, reason="needs issue 13's forgery-proof judging")) if k in NEEDS_ISSUE_13 else k for k in FORGERIES])
+def test_forgeries_get_zero_reward(kind, tasks):
+    reward = _reward(tasks)
+    try:
+        ids = ["Synth/absolute_value", "Synth/sort_ascending"]
+        rewards = reward(completions=[forgery(kind, tasks[t]["entry_point"]) for t in ids], task_id=ids)
+    finally:
+        reward.close()
+    assert rewards == [0.0, 0.0]
+
+
+def test_replayed_rewards_equal_evaluate_verdicts(tasks, synth_set, tmp_path, sandbox, monkeypatch):
+    ids = ["Synth/absolute_value", "Synth/sort_ascending"]
+    completions, task_ids = [], []
+    for t in ids:
+        task = tasks[t]
+        completions += [task["prompt"] + task["canonical_solution"],  # right
+                        task["prompt"] + "    return None\n",  # wrong everywhere
+                        task["prompt"] + f"    return {task['entry_point']}_ref(*[a for a in [0]])\n",  # NameError
+                        forgery("sys_exit_0", task["entry_point"])]
+        task_ids += [t] * 4
+    log = tmp_path / "rewards.jsonl"
+    reward = _reward(tasks)
+    reward.log_path = log
+    try:
+        rewards = reward(completions=completions, task_id=task_ids)
+        again = reward(completions=completions, task_id=task_ids)  # from the reward cache
+    finally:
+        reward.close()
+    assert rewards == again
+    assert rewards[0] == 1.0 and rewards[4] == 1.0 and rewards[1] < 1.0
+    logged = read_jsonl(log)[: len(completions)]
+    assert [r["reward"] for r in logged] == rewards
+    verdicts = _evaluate_each(logged, synth_set, tmp_path, sandbox, monkeypatch)
+    for row, verdict in zip(logged, verdicts, strict=True):
+        assert (row["reward"] == 1.0) == bool(verdict["plus_pass"]), (row["solution"], verdict)
+        assert (row["base_status"], row["plus_status"]) == (verdict["base_status"], verdict["plus_status"])
+    # a partly right program earns the share of the tests it passes (counted here from the task's own outputs)
+    task = tasks["Synth/absolute_value"]
+    inputs = task["base_input"] + task["plus_input"]
+    expected = task["expected_base"] + task["expected_plus"]
+    partial = task["prompt"] + "    return n\n"  # right on the non-negative inputs only
+    share = sum(n == e for (n,), e in zip(inputs, expected, strict=True)) / len(inputs)
+    assert 0 < share < 1
+    reward = _reward(tasks)
+    try:
+        assert reward(completions=[partial], task_id=["Synth/absolute_value"]) == [pytest.approx(share)]
+        all_or_nothing = _reward(tasks, all_or_nothing=True)
+        assert all_or_nothing(completions=[partial], task_id=["Synth/absolute_value"]) == [0.0]
+        all_or_nothing.close()
+    finally:
+        reward.close()
+
+
+@pytest.mark.slow  # 6 min on the loaded 2-core machine (model load, 2 × (rollouts + backward), generation)
+def test_grpo_run_on_cpu_writes_an_artifact_that_generates(synth_set, tmp_path, sandbox, monkeypatch):
+    """Two GRPO steps of 1 prompt × 2 rollouts with the embedded model; its logged rewards are evaluate's
+    verdicts on the same completions; the artifact loads and generates."""
+    rows = read_jsonl(synth_set / "train.jsonl")
+    data = write_jsonl(tmp_path / "train.jsonl", [r for r in rows if r["kind"] == "atom"][:4])
+    config = tmp_path / "grpo.toml"
+    config.write_text("[grpo]\nnum_generations = 2\nbatch_size = 2\ngradient_accumulation_steps = 1\nmax_steps = 2\n"
+                      "max_new_tokens = 16\nlora = true\nlora_layers = [29]\nlearning_rate = 1e-4\n"
+                      "reward_jobs = 1\nsandbox = \"docker\"\n")
+    out = tmp_path / "artifact"
+    env = {"FGIT_BENCH_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
+    proc = run_cli("train", "--variant", "grpo", "--model", "smollm2", "--data", str(data), "--config", str(config),
+                   "--output", str(out), "--benchmarks", "none", env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = json.loads((out / "artifact.json").read_text())
+    assert manifest["plugin"] == "grpo" and manifest["training"]["steps"] == 2
+    assert manifest["generation_engine"] == "hf" and manifest["kind"] == "adapter"
+    logged = read_jsonl(out / "rewards.jsonl")
+    assert len(logged) == 2 * 2  # steps × (1 prompt × 2 rollouts per step: batch_size 2)
+    steps = [r for r in read_jsonl(out / "train_log.jsonl") if "reward" in r]
+    assert len(steps) == 2 and all("reward_seconds" in r and "reward_pass_rate" in r for r in steps)
+    for step, row in enumerate(steps):
+        this = [r["reward"] for r in logged if r["call"] == step + 1]
+        assert row["reward"] == pytest.approx(sum(this) / len(this))
+    verdicts = _evaluate_each(logged, synth_set, tmp_path, sandbox, monkeypatch)
+    for row, verdict in zip(logged, verdicts, strict=True):
+        assert (row["reward"] == 1.0) == bool(verdict["plus_pass"])
+        assert (row["base_status"], row["plus_status"]) == (verdict["base_status"], verdict["plus_status"])
+    samples = tmp_path / "samples.jsonl"
+    proc = run_cli("generate", "--model", str(out), "--benchmark", "composite", "--subset", "train", "--limit", "1",
+                   "--max-new-tokens", "8", "--output", str(samples), env={**env, "FGIT_BENCH_SYNTH": str(synth_set)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    [sample] = read_jsonl(samples)
+    assert sample["task_id"].startswith("Synth/") and sample["solution"] is not None
