@@ -9,12 +9,13 @@ machine silently tightens the limits, their issue #5).
 from __future__ import annotations
 
 import hashlib
-import pickle
+import json
 from pathlib import Path
 from typing import Any
 
 from harness.atomic import write_bytes
 from harness.benchmarks.base import BENCHMARKS, Benchmark, CheckJob, Dataset, Verdict
+from harness.benchmarks.evalplus_judge import decode_outputs, judge_stage
 from harness.data import find_release_file
 from harness.errors import InfraError
 from harness.hashing import text_digest
@@ -23,6 +24,26 @@ from sandboxes.base import JobResult, Sandbox
 MIN_TIME_LIMIT = 1.0  # evalplus 0.3.1 DEFAULT_MIN_TIME_LIMIT
 GT_TIME_LIMIT_FACTOR = 4.0  # evalplus 0.3.1 DEFAULT_GT_TIME_LIMIT_FACTOR
 TIMEOUT_PER_STAGE = 60.0  # evalplus caps one untrusted_check at 60 s (EVALPLUS_TIMEOUT_PER_TASK)
+GT_FORMAT = 2  # of the ground-truth file: 2 = codec JSON (sandboxes/codec.py), 1 was a pickle
+JUDGE = "outside-1"  # where verdicts are decided (part of the verdict key): outputs judged outside the sandbox
+
+
+def store_groundtruth(path: Path, oracle: dict) -> None:
+    """The ground-truth file: {"format", "tasks": {task_id: {"base": [codec data], "base_time": [s], ...}}}.
+    JSON of codec data, never a pickle (loading it runs no code). One function, so that a cache envelope
+    (key + checksum) can wrap it."""
+    write_bytes(path, json.dumps({"format": GT_FORMAT, "tasks": oracle}, separators=(",", ":")).encode())
+
+
+def load_groundtruth(path: Path) -> dict:
+    """What store_groundtruth wrote; {} when missing, damaged or of another format (recomputed, never trusted)."""
+    try:
+        data = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("format") != GT_FORMAT or not isinstance(data.get("tasks"), dict):
+        return {}
+    return data["tasks"]
 
 
 class EvalPlusBenchmark(Benchmark):
@@ -49,15 +70,11 @@ class EvalPlusBenchmark(Benchmark):
         return False
 
     def prepare(self, dataset: Dataset, task_ids: list[str], sandbox: Sandbox, cache_dir: Path) -> dict:
-        """Ground truth for `task_ids`, from the cache or computed in the sandbox (only the missing tasks)."""
+        """Ground truth for `task_ids`, from the cache or computed in the sandbox (only the missing tasks). The
+        expected outputs stay here: check jobs carry inputs and limits only, verdicts are judged here."""
         key = text_digest(f"{dataset.hash}|{sandbox.machine_key()}")[:16]
-        cache_file = cache_dir / "groundtruth" / f"{dataset.name}-{dataset.hash}-{key}.pkl"
-        oracle: dict[str, dict] = {}
-        if cache_file.is_file():
-            try:
-                oracle = pickle.loads(cache_file.read_bytes())
-            except (pickle.UnpicklingError, EOFError, ValueError):
-                oracle = {}  # a damaged cache is recomputed, never trusted
+        cache_file = cache_dir / "groundtruth" / f"{dataset.name}-{dataset.hash}-{key}.json"
+        oracle = load_groundtruth(cache_file)
         missing = [t for t in task_ids if t not in oracle]
         if missing:
             payloads = []
@@ -71,38 +88,45 @@ class EvalPlusBenchmark(Benchmark):
                     raise InfraError(f"ground truth of {missing[index]} failed in the sandbox: "
                                      f"{result.error} {result.detail.splitlines()[0] if result.detail else ''}")
                 oracle[missing[index]] = result.value
-            write_bytes(cache_file, pickle.dumps(oracle, protocol=pickle.HIGHEST_PROTOCOL))
-        return {task_id: oracle[task_id] for task_id in task_ids}
+            store_groundtruth(cache_file, oracle)
+        expected = {t: {split: decode_outputs(oracle[t][split]) if split in ("base", "plus") else oracle[t][split]
+                        for split in ("base", "plus", "base_time", "plus_time")} for t in task_ids}
+        self._expected = getattr(self, "_expected", {}) | expected
+        return expected
+
+    def _time_limits(self, times: list[float]) -> list[float]:
+        return [max(self.min_time_limit, self.gt_time_limit_factor * t) for t in times]
 
     def check_job(self, dataset: Dataset, oracle: dict, task_id: str, solution: str) -> CheckJob:
         problem = dataset.problems[task_id]
         expected = oracle[task_id]
+        limits = {split: self._time_limits(expected[f"{split}_time"]) for split in ("base", "plus")}
         # The wall-clock bound for the whole job: both of evalplus's stages with their own +3 s slack, + start-up.
-        stages = 0.0
-        for split in ("base", "plus"):
-            limits = [max(self.min_time_limit, self.gt_time_limit_factor * t) for t in expected[f"{split}_time"]]
-            stages += min(TIMEOUT_PER_STAGE, sum(limits)) + 3
-        payload = {
-            "dataset": self.dataset_name, "solution": solution, "entry_point": problem["entry_point"],
-            "base_input": problem["base_input"], "plus_input": problem["plus_input"], "atol": problem["atol"],
-            "expected": expected, "min_time_limit": self.min_time_limit,
-            "gt_time_limit_factor": self.gt_time_limit_factor,
-        }
+        stages = sum(min(TIMEOUT_PER_STAGE, sum(limits[split])) + 3 for split in ("base", "plus"))
+        payload = {"solution": solution, "entry_point": problem["entry_point"],
+                   "base_input": problem["base_input"], "plus_input": problem["plus_input"],
+                   "base_limits": limits["base"], "plus_limits": limits["plus"]}
         cost = sum(expected["base_time"]) + sum(expected["plus_time"])
-        return CheckJob("evalplus_check", payload, timeout=stages + 5, cost=cost)
+        return CheckJob("evalplus_outputs", payload, timeout=stages + 5, cost=cost)
 
     def verdict(self, dataset: Dataset, task_id: str, result: JobResult) -> Verdict:
         if result.error:  # the worker itself timed out, ran out of memory or broke: no test passed
             status = "timeout" if result.error == "timeout" else "fail"
             return Verdict(status, status, detail=result.error)
         problem = dataset.problems[task_id]
-        (base_status, base_details), (plus_status, plus_details) = result.value["base"], result.value["plus"]
+        expected = self._expected[task_id]
+        judged = {split: judge_stage(self.dataset_name, problem["entry_point"], problem[f"{split}_input"],
+                                     expected[split], problem["atol"], result.value[split])
+                  for split in ("base", "plus")}
+        (base_status, base_details, base_why), (plus_status, plus_details, plus_why) = judged["base"], judged["plus"]
+        detail = base_status if base_status != "pass" else plus_status
+        why = base_why if base_status != "pass" else plus_why
         return Verdict(
             base_status=base_status,
             plus_status=plus_status,
             base_fail_tests=self._failed_tests(task_id, base_status, base_details, problem["base_input"]),
             plus_fail_tests=self._failed_tests(task_id, plus_status, plus_details, problem["plus_input"]),
-            detail=base_status if base_status != "pass" else plus_status,
+            detail=f"{detail}: {why}" if why and detail != "pass" else detail,
         )
 
     def _failed_tests(self, task_id: str, status: str, details: list, inputs: list) -> list:
@@ -115,7 +139,8 @@ class EvalPlusBenchmark(Benchmark):
         return inputs
 
     def limits_key(self) -> dict[str, Any]:
-        return {"min_time_limit": self.min_time_limit, "gt_time_limit_factor": self.gt_time_limit_factor}
+        return {"min_time_limit": self.min_time_limit, "gt_time_limit_factor": self.gt_time_limit_factor,
+                "judge": JUDGE}
 
 
 @BENCHMARKS.register("humaneval")
