@@ -21,6 +21,7 @@ from harness.benchmarks import get_benchmark
 from harness.benchmarks.base import Benchmark, CheckJob, Dataset, Verdict
 from harness.data import cache_root, data_dir
 from harness.errors import BadInput
+from harness.flags import gaming_flags
 from harness.hashing import file_digest, json_digest
 from harness.samples import read_samples
 from sandboxes import make_sandbox
@@ -220,7 +221,7 @@ def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandb
          "plus_pass": (None if verdicts[t].plus_status is None
                        else verdicts[t].base_status == "pass" and verdicts[t].plus_status == "pass"),
          "detail": verdicts[t].detail, "excluded": t in excluded, "dataset_hash": dataset.hash,
-         "sandbox": sandbox_info.get("backend")}
+         "sandbox": sandbox_info.get("backend"), "flags": gaming_flags(solutions[t])}
         | ({"excluded_reason": excluded[t]} if t in excluded else {})
         for t in task_ids
     ]

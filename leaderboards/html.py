@@ -11,6 +11,7 @@ import pandas as pd
 
 from leaderboards.render import (
     REFERENCE_TITLES,
+    flag_rows,
     interval_rows,
     main_table_rows,
     paired_rows,
@@ -168,6 +169,9 @@ def render_html(board: Leaderboard) -> str:
         for metric, html in matrices:
             if html:
                 body += [f"<h3>{escape(metric)}</h3>", html]
+    header, rows = flag_rows(board)
+    if rows:
+        body += ["<h2>Gaming flags (static scan of the samples; verdicts unchanged)</h2>", html_table(header, rows)]
     notes = board.notes()
     if notes:
         body += ["<h2>Notes</h2>", "<ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"]

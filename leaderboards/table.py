@@ -17,7 +17,7 @@ import pandas as pd
 from harness.errors import BadInput
 
 RESULTS_RELPATH = Path("eval") / "results.jsonl"
-COLUMNS = ["variant", "benchmark", "metric", "task_id", "passed", "status", "detail", "excluded"]
+COLUMNS = ["variant", "benchmark", "metric", "task_id", "passed", "status", "detail", "excluded", "flags"]
 
 
 @dataclass(frozen=True)
@@ -179,6 +179,7 @@ def rows_to_records(variant: str, rows: list[dict]) -> list[dict]:
                     "status": status,
                     "detail": str(detail),
                     "excluded": excluded,
+                    "flags": ",".join(row.get("flags") or []),  # static gaming flags (harness/flags.py)
                 }
             )
     return records
