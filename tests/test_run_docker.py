@@ -46,7 +46,9 @@ def test_auto_picks_docker_for_every_benchmark_and_the_manifest_records_it(tmp_p
         "[[benchmarks]]", 'name = "mbpp"', "limit = 2", "",
         "[[benchmarks]]", 'name = "bigcodebench"', 'subset = "hard"', 'split = "complete"',
         f"tasks = {toml_value(BCB_TASKS)}", "optional = true", ""]))
-    result = run_cli("run", "--config", str(config), "--output", str(tmp_path / "run"))
+    # its own cache: the docker ground truth must not sit beside other tests' in the session cache
+    result = run_cli("run", "--config", str(config), "--output", str(tmp_path / "run"),
+                     env={"FGIT_BENCH_CACHE": str(tmp_path / "cache")})
     assert result.returncode == 0, result.stderr[-3000:]
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     backends = {benchmark: info["backend"] for benchmark, info in manifest["sandbox"].items()}
