@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from harness import outdir
 from harness.errors import EXIT_OK
 
 
@@ -39,14 +40,21 @@ def _overrides(args) -> dict:
 
 def run(args) -> int:
     from harness.pipeline.config import load_run_config
-    from harness.pipeline.publish import publish_leaderboard
-    from harness.pipeline.run import ComparisonRun, Shard
+    from harness.pipeline.run import Shard
 
     profile = args.profile or (None if args.config else "smoke")
     config = load_run_config(profile, args.config, _overrides(args))
     shard = Shard.parse(args.shard) if args.shard else None
     name = profile or Path(args.config).stem
     run_dir = Path(args.output or Path("runs") / name)
+    with outdir.locked(run_dir):  # a second `run` into this directory gets exit 2 "RUN_DIR is in use by pid N"
+        return _run(config, run_dir, shard, profile)
+
+
+def _run(config, run_dir: Path, shard, profile) -> int:
+    from harness.pipeline.publish import publish_leaderboard
+    from harness.pipeline.run import ComparisonRun
+
     result = ComparisonRun(config, run_dir, shard=shard, profile=profile).run()
     done = sum(not s["cached"] for s in result.stages)
     print(f"fgit-bench run: {len(result.stages)} stages ({done} run now, {len(result.stages) - done} cached) in "
