@@ -23,8 +23,6 @@ def evalplus_groundtruth(job: dict) -> dict:
 
     from evalplus.gen.util import trusted_exec
 
-    from sandboxes.codec import encode
-
     code = job["prompt"] + job["canonical_solution"]
     oracle = {}
     for split in ("base", "plus"):
@@ -32,12 +30,24 @@ def evalplus_groundtruth(job: dict) -> dict:
             code, job[f"{split}_input"], job["entry_point"], record_time=True,
             output_not_none=job["output_not_none"],
         )
-        oracle[split] = [encode(out) for out in outputs]
+        oracle[split] = [_encode_expected(out) for out in outputs]
         del outputs
     # The canonical function and its globals form a cycle: collect it now, so that no child forked later for a
     # candidate finds the reference solution among the worker's objects.
     gc.collect()
     return oracle
+
+
+def _encode_expected(out) -> list:
+    """An expected output as codec data; one the codec refuses (Mbpp/255's 1.6 M-tuple outputs are over its
+    bounds) is stored as a non-value, so no answer can match it: that input fails, as it does in evalplus, whose
+    4 GiB address-space limit the same outputs exceed."""
+    from sandboxes.codec import CodecError, encode
+
+    try:
+        return encode(out)
+    except CodecError as exc:
+        return ["opaque", f"expected output ({exc})"]
 
 
 def evalplus_outputs(job: dict) -> dict:
