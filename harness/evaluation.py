@@ -228,13 +228,14 @@ def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandb
     base_pass = sum(verdicts[t].base_status == "pass" for t in scored)
     plus_pass = sum(verdicts[t].base_status == "pass" and verdicts[t].plus_status == "pass" for t in scored)
     n = len(scored)
+    extra = {t: benchmark.row_fields(dataset.problems[t], solutions[t], verdicts[t]) for t in task_ids}
     rows = [
         {"benchmark": benchmark.result_name, "task_id": t, "base_status": verdicts[t].base_status,
          "plus_status": verdicts[t].plus_status, "base_pass": verdicts[t].base_status == "pass",
          "plus_pass": (None if verdicts[t].plus_status is None
                        else verdicts[t].base_status == "pass" and verdicts[t].plus_status == "pass"),
          "detail": verdicts[t].detail, "excluded": t in excluded, "dataset_hash": dataset.hash,
-         "sandbox": sandbox_info.get("backend"), "flags": gaming_flags(solutions[t])}
+         "sandbox": sandbox_info.get("backend"), "flags": gaming_flags(solutions[t])} | extra[t]
         | ({"excluded_reason": excluded[t]} if t in excluded else {})
         for t in task_ids
     ]
@@ -256,7 +257,7 @@ def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandb
         "eval": {
             t: [{"task_id": t, "solution": solutions[t], "base_status": verdicts[t].base_status,
                  "plus_status": verdicts[t].plus_status, "base_fail_tests": verdicts[t].base_fail_tests,
-                 "plus_fail_tests": verdicts[t].plus_fail_tests}]
+                 "plus_fail_tests": verdicts[t].plus_fail_tests} | extra[t]]
             for t in task_ids
         },
         "pass_at_k": pass_at_k,
@@ -283,6 +284,8 @@ def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandb
         print(f"  {benchmark.name} (base tests)  pass@1: {summary.base_pass_at_1:.3f}  ({base_pass}/{n})")
         if benchmark.has_plus:
             print(f"  {benchmark.name}+ (base + extra) pass@1: {summary.plus_pass_at_1:.3f}  ({plus_pass}/{n})")
+        for line in benchmark.score_lines(pass_at_k, n):
+            print(line)
         print(f"  written: {output / 'eval_results.json'}, {output / 'results.jsonl'}")
     return summary
 

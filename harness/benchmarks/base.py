@@ -126,6 +126,15 @@ class Benchmark(ABC):
             pass_at_k["plus"] = {"pass@1": sum(bool(r["plus_pass"]) for r in scored) / n}
         return pass_at_k
 
+    def row_fields(self, problem: dict, solution: str, verdict: Verdict) -> dict:
+        """Per-task scores besides the verdict (e.g. a repair's exact match), added to results.jsonl rows and to
+        eval_results.json's entries; `pass_at_k` reads them back from the rows."""
+        return {}
+
+    def score_lines(self, pass_at_k: dict, n: int) -> list[str]:
+        """Extra summary lines `evaluate` prints after pass@1."""
+        return []
+
     def eval_results(self, dataset: Dataset, task_ids: list[str], solutions: dict[str, str],
                      verdicts: dict[str, Verdict], excluded: dict[str, str], pass_at_k: dict) -> dict | None:
         """eval_results.json in the upstream harness's own schema (with `pass_at_k`); None: evalplus's schema."""
