@@ -168,18 +168,38 @@ def load_tokenizer(spec: ModelSpec):
         raise BadInput(f"cannot load tokenizer of {spec.name}: {str(exc).splitlines()[0]}") from None
 
 
+def is_seq2seq(spec: ModelSpec) -> bool:
+    """Whether `spec` is an encoder–decoder model (CodeT5, T5, BART...): its config says `is_encoder_decoder`.
+    GGUF files hold decoder-only models."""
+    if spec.gguf_file:
+        return False
+    from transformers import AutoConfig
+
+    try:
+        return bool(getattr(AutoConfig.from_pretrained(spec.path), "is_encoder_decoder", False))
+    except (OSError, ValueError, KeyError) as exc:
+        raise BadInput(f"cannot read the config of {spec.name}: {str(exc).splitlines()[0] if str(exc) else exc}") from None
+
+
+def model_class(spec: ModelSpec):
+    """AutoModelForSeq2SeqLM for encoder–decoder checkpoints, AutoModelForCausalLM otherwise."""
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
+
+    return AutoModelForSeq2SeqLM if is_seq2seq(spec) else AutoModelForCausalLM
+
+
 def load_model(spec: ModelSpec, dtype=None, device: str | None = None):
     """Load weights (GGUF is dequantized by transformers), then the PEFT adapter if any."""
     import torch
-    from transformers import AutoModelForCausalLM
 
     dtype = dtype or torch.float32
     cached = dequantized_dir(spec)
     try:
+        auto_class = model_class(spec)
         if cached is not None:
-            model = AutoModelForCausalLM.from_pretrained(cached, dtype=dtype)
+            model = auto_class.from_pretrained(cached, dtype=dtype)
         else:
-            model = AutoModelForCausalLM.from_pretrained(spec.path, gguf_file=spec.gguf_file, dtype=dtype)
+            model = auto_class.from_pretrained(spec.path, gguf_file=spec.gguf_file, dtype=dtype)
             if spec.gguf_file and dtype == torch.float32:
                 _save_dequantized(spec, model)
     except (OSError, ValueError, RuntimeError, KeyError, struct.error, EOFError) as exc:  # struct/EOF: truncated GGUF

@@ -9,6 +9,7 @@ from html import escape
 
 import pandas as pd
 
+from leaderboards.hotfix_section import hotfix_rows
 from leaderboards.render import (
     REFERENCE_TITLES,
     flag_rows,
@@ -17,6 +18,7 @@ from leaderboards.render import (
     paired_rows,
     percent,
     provenance_line,
+    repair_rows,
 )
 from leaderboards.stats import Leaderboard
 from leaderboards.table import comparable, sort_tasks, variant_label
@@ -150,6 +152,11 @@ def render_html(board: Leaderboard) -> str:
         f"<p>{escape(provenance_line(board))}</p>",
         "<h2>pass@1 (%, greedy), paper layout</h2>",
         html_table(*main_table_rows(board)),
+    ]
+    header, rows = repair_rows(board)
+    if rows:
+        body += ["<h2>Program repair (%, greedy): exact match and plausible</h2>", html_table(header, rows)]
+    body += [
         "<h2>pass@1 with 95% Wilson intervals</h2>",
         '<div class="charts">' + "".join(bar_chart(board, m) for m in board.metrics) + "</div>",
         html_table(*interval_rows(board)),
@@ -172,6 +179,9 @@ def render_html(board: Leaderboard) -> str:
     header, rows = flag_rows(board)
     if rows:
         body += ["<h2>Gaming flags (static scan of the samples; verdicts unchanged)</h2>", html_table(header, rows)]
+    hotfix_header, hotfix = hotfix_rows(board)
+    if hotfix:
+        body += ["<h2>Hotfixing: held-out pairs and side effects</h2>", html_table(hotfix_header, hotfix)]
     notes = board.notes()
     if notes:
         body += ["<h2>Notes</h2>", "<ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"]

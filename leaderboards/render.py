@@ -11,8 +11,9 @@ import io
 import math
 from dataclasses import dataclass
 
+from leaderboards.hotfix_section import hotfix_markdown
 from leaderboards.stats import Leaderboard
-from leaderboards.table import variant_label
+from leaderboards.table import REPAIR_METRIC_NAMES, variant_label
 
 # (column label, base metric, plus metric or None); always shown, in the paper's order.
 PAPER_COLUMNS = [
@@ -37,7 +38,7 @@ def main_columns(board: Leaderboard) -> list[MainColumn]:
     columns = [MainColumn(*spec) for spec in PAPER_COLUMNS]
     covered = {m for c in columns for m in (c.base, c.plus) if m}
     for metric in board.metrics:
-        if metric in covered or (metric.endswith("+") and metric[:-1] in board.metrics):
+        if metric in covered or metric in REPAIR_METRIC_NAMES or (metric.endswith("+") and metric[:-1] in board.metrics):
             continue
         plus = metric + "+" if metric + "+" in board.metrics else None
         columns.append(MainColumn(f"{metric} (+)" if plus else metric, metric, plus))
@@ -68,7 +69,7 @@ def average_relative(board: Leaderboard, variant: str) -> float:
     """Mean over metrics of (pass@1 − Base) / Base, over the metrics both have and Base scores above 0."""
     if board.relative.empty or variant not in board.relative.index or variant == "base":
         return math.nan
-    values = board.relative.loc[variant].dropna()
+    values = board.relative.loc[variant].drop(labels=list(REPAIR_METRIC_NAMES), errors="ignore").dropna()
     return float(values.mean()) if len(values) else math.nan
 
 
@@ -93,13 +94,31 @@ def main_table_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def repair_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
+    """The program-repair block: per variant, each repair metric (exact match, plausible) in % with its Wilson
+    interval; no rows when the run has no repair benchmark."""
+    lookup = _pass_lookup(board)
+    metrics = [m for m in board.metrics if m in REPAIR_METRIC_NAMES]
+    header = ["Variant"] + metrics
+    rows = []
+    for variant in board.variants if metrics else []:
+        cells = [variant_label(variant)]
+        for metric in metrics:
+            r = lookup.get((variant, metric))
+            cells.append(DASH if r is None else f"{percent(r.pass_at_1)} [{percent(r.ci_low)}, {percent(r.ci_high)}]"
+                         f" ({r.passed}/{r.n})")
+        rows.append(cells)
+    return header, rows
+
+
 def interval_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     lookup = _pass_lookup(board)
-    header = ["Variant"] + board.metrics
+    metrics = [m for m in board.metrics if m not in REPAIR_METRIC_NAMES]  # the repair block has its own
+    header = ["Variant"] + metrics
     rows = []
-    for variant in board.variants:
+    for variant in board.variants if metrics else []:
         cells = [variant_label(variant)]
-        for metric in board.metrics:
+        for metric in metrics:
             r = lookup.get((variant, metric))
             cells.append(
                 DASH if r is None else f"{percent(r.pass_at_1)} [{percent(r.ci_low)}, {percent(r.ci_high)}]"
@@ -179,11 +198,16 @@ def render_markdown(board: Leaderboard) -> str:
         "",
         "Avg. rel. vs Base: mean over metrics of (pass@1 − Base) / Base, as in the paper's headline.",
         "",
-        "## pass@1 (%) with 95% Wilson intervals",
-        "",
-        markdown_table(*interval_rows(board)),
-        "",
     ]
+    header, rows = repair_rows(board)
+    if rows:
+        parts += ["## Program repair (%, greedy): exact match and plausible, 95% Wilson intervals", "",
+                  markdown_table(header, rows), "",
+                  "exact: the program equals the reference fix up to whitespace, blank lines and comments; "
+                  "plausible: it passes the task's tests. Paired statistics for both are below.", ""]
+    header, rows = interval_rows(board)
+    if rows:
+        parts += ["## pass@1 (%) with 95% Wilson intervals", "", markdown_table(header, rows), ""]
     for reference, title in REFERENCE_TITLES.items():
         header, rows = paired_rows(board, reference)
         if rows:
@@ -198,6 +222,7 @@ def render_markdown(board: Leaderboard) -> str:
     if rows:
         parts += ["## Gaming flags (static scan of the samples; verdicts unchanged)", "",
                   markdown_table(header, rows), ""]
+    parts += hotfix_markdown(board)
     notes = board.notes()
     if notes:
         parts += ["## Notes", ""] + [f"- {note}" for note in notes] + [""]

@@ -22,11 +22,13 @@ COLUMNS = ["variant", "benchmark", "metric", "task_id", "passed", "status", "det
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """One leaderboard column: which benchmark, and whether it reads the base or the plus (extra) tests."""
+    """One leaderboard column: which benchmark, and whether it reads the base or the plus (extra) tests, or
+    another per-task boolean of the results rows (`field`, e.g. a repair's exact match)."""
 
     name: str
     benchmark: str
     plus: bool
+    field: str | None = None
 
 
 # The paper's columns, in the paper's order. Other benchmarks get generic columns after these.
@@ -38,17 +40,32 @@ KNOWN_METRICS = [
     MetricSpec("BCB-full", "bigcodebench-full", False),
     MetricSpec("BCB-hard", "bigcodebench-hard", False),
 ]
-_KNOWN_BY_KEY = {(m.benchmark, m.plus): m for m in KNOWN_METRICS}
+# Program repair (QuixBugs): per-task fields of its rows, shown as their own "repair" block, not as pass@1.
+# (Issue 12 moves these facts onto the Benchmark; until then they mirror QuixBugs.metric_fields.)
+REPAIR_METRICS = [
+    MetricSpec("QuixBugs-exact", "quixbugs", False, field="exact_match"),
+    MetricSpec("QuixBugs-plausible", "quixbugs", False, field="plausible"),
+]
+REPAIR_METRIC_NAMES = {m.name for m in REPAIR_METRICS}
+KNOWN_METRICS += REPAIR_METRICS
+_KNOWN_BY_KEY = {(m.benchmark, m.plus): m for m in KNOWN_METRICS if m.field is None}
+_FIELD_METRICS = {b: [m for m in REPAIR_METRICS if m.benchmark == b] for b in {m.benchmark for m in REPAIR_METRICS}}
 # BigCodeBench has a single test suite: its metrics never read plus_pass.
 _BASE_ONLY = {"bigcodebench-full", "bigcodebench-hard"}
 
-VARIANT_ORDER = ["base", "sft", "dpo", "mutation", "fgit"]
+# Until the registry owns labels and order (issue 12), they are repeated here; the plugins declare the same
+# `label` and `order` (tests/test_method_plugins.py checks they agree).
+VARIANT_ORDER = ["base", "sft", "dpo", "mutation", "fgit", "sed-sft", "gem", "dft", "hotfix"]
 VARIANT_LABELS = {
     "base": "Base",
     "sft": "Standard-SFT",
     "dpo": "DPO",
     "mutation": "Mutation-based",
     "fgit": "FGit",
+    "sed-sft": "SED-SFT",
+    "gem": "GEM",
+    "dft": "DFT",
+    "hotfix": "Hotfix (LoRA)",
 }
 _STATUSES = {"pass", "fail", "timeout"}
 
@@ -69,7 +86,7 @@ def variant_label(variant: str) -> str:
 
 
 def metric_spec(benchmark: str, plus: bool) -> MetricSpec | None:
-    if benchmark in _BASE_ONLY and plus:
+    if (benchmark in _BASE_ONLY and plus) or benchmark in _FIELD_METRICS:
         return None
     known = _KNOWN_BY_KEY.get((benchmark, plus))
     if known is not None:
@@ -110,6 +127,8 @@ def _parse_row(raw: bytes, where: str) -> dict:
         row = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadInput(f"{where}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise BadInput(f"{where}: JSON nested too deeply") from None
     if not isinstance(row, dict):
         raise BadInput(f"{where}: expected a JSON object per line")
     for key in ("task_id", "base_pass"):
@@ -163,12 +182,18 @@ def rows_to_records(variant: str, rows: list[dict]) -> list[dict]:
     for row in rows:
         excluded = bool(row.get("excluded", False))
         detail = row.get("detail") or ""
-        for plus in (False, True):
-            spec = metric_spec(row["benchmark"], plus)
-            passed = row.get("plus_pass") if plus else row["base_pass"]
-            if spec is None or passed is None:
+        specs = [(spec, row.get("plus_pass") if plus else row["base_pass"], plus)
+                 for plus in (False, True) if (spec := metric_spec(row["benchmark"], plus)) is not None]
+        specs += [(spec, row.get(spec.field), None) for spec in _FIELD_METRICS.get(row["benchmark"], ())]
+        for spec, passed, plus in specs:
+            if passed is None:
                 continue
-            status = _status(passed, row.get("plus_status") if plus else row.get("base_status"))
+            if not isinstance(passed, bool):
+                raise BadInput(f"{row['benchmark']} {row['task_id']}: {spec.field} must be true or false")
+            if plus is None:  # a per-task field: passed or not, whatever the tests' status
+                status = "pass" if passed else "fail"
+            else:
+                status = _status(passed, row.get("plus_status") if plus else row.get("base_status"))
             records.append(
                 {
                     "variant": variant,
@@ -199,7 +224,10 @@ def records_to_table(records: list[dict]) -> pd.DataFrame:
 
 
 def load_run(run_dir: str | Path) -> pd.DataFrame:
-    """The long table of a run directory, excluded tasks included (flagged); see `comparable`."""
+    """The long table of a run directory, excluded tasks included (flagged; also the tasks a hotfix variant
+    trained on, leaderboards.hotfix_section); see `comparable`."""
+    from leaderboards.hotfix_section import exclude_trained_tasks
+
     records = []
     seen: dict[tuple[str, str], Path] = {}
     for variant, benchmark_dir, path in find_results(run_dir):
@@ -211,7 +239,7 @@ def load_run(run_dir: str | Path) -> pd.DataFrame:
                 )
             seen[(variant, benchmark)] = path
         records.extend(rows_to_records(variant, rows))
-    return records_to_table(records)
+    return exclude_trained_tasks(records_to_table(records), read_manifest(run_dir))
 
 
 def comparable(table: pd.DataFrame) -> pd.DataFrame:
@@ -246,6 +274,8 @@ def read_manifest(run_dir: str | Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInput(f"{path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadInput(f"{path} is not valid JSON: nested too deeply") from None
     if not isinstance(manifest, dict):
         raise BadInput(f"{path} must hold a JSON object")
     return manifest

@@ -54,7 +54,8 @@ def lora_config(config, model=None):
         return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                           target_modules="all-linear" if targets == ["all-linear"] else targets,
                           layers_to_transform=list(config.lora_layers) if config.lora_layers else None,
-                          task_type="CAUSAL_LM")
+                          task_type="SEQ_2_SEQ_LM" if getattr(getattr(model, "config", None), "is_encoder_decoder",
+                                                              False) else "CAUSAL_LM")
     except ValueError as exc:
         raise BadInput(f"LoRA settings: {exc}") from None
 

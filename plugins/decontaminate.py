@@ -32,11 +32,12 @@ from harness.errors import BadInput, FgitBenchError, InfraError
 from harness.hashing import file_digest
 from plugins.base import TrainingExample
 
-BENCHMARKS = ("humaneval", "mbpp", "bigcodebench")
+BENCHMARKS = ("humaneval", "mbpp", "bigcodebench", "quixbugs")
 DATA_FILES = {
     "humaneval": ("HUMANEVAL_OVERRIDE_PATH", "HumanEvalPlus-v0.1.10.jsonl.gz"),
     "mbpp": ("MBPP_OVERRIDE_PATH", "MbppPlus-v0.2.0.jsonl"),
     "bigcodebench": ("BIGCODEBENCH_OVERRIDE_PATH", "BigCodeBench-v0.1.4.jsonl.gz"),
+    "quixbugs": ("FGIT_BENCH_QUIXBUGS_PATH", "QuixBugs-python.jsonl"),  # (issue 12 moves this onto the Benchmark)
 }
 
 
@@ -154,7 +155,23 @@ def _load_bigcodebench(path: Path | None) -> list[BenchmarkText]:
     return texts
 
 
-_LOADERS = {"humaneval": _load_humaneval, "mbpp": _load_mbpp, "bigcodebench": _load_bigcodebench}
+def _load_quixbugs(path: Path | None) -> list[BenchmarkText]:
+    """The buggy and the fixed program of every task, and its docstring's prose (harness.benchmarks.quixbugs)."""
+    if path is None:
+        raise BadInput("QuixBugs data not found: set FGIT_BENCH_DATA to the directory holding QuixBugs-python.jsonl")
+    from harness.benchmarks import get_benchmark
+
+    problems = get_benchmark("quixbugs").load(path.parent).problems
+    texts = []
+    for task_id, task in problems.items():
+        texts += [BenchmarkText("quixbugs", task_id, "buggy_program", task["buggy_program"]),
+                  BenchmarkText("quixbugs", task_id, "canonical_solution", task["reference"]),
+                  BenchmarkText("quixbugs", task_id, "description", _description(task["docstring"]))]
+    return texts
+
+
+_LOADERS = {"humaneval": _load_humaneval, "mbpp": _load_mbpp, "bigcodebench": _load_bigcodebench,
+            "quixbugs": _load_quixbugs}
 
 
 def _normalize_words(text: str) -> list[str]:

@@ -90,6 +90,13 @@ class DPOPlugin(TrainingPlugin):
         import datasets
         from trl import DPOConfig
 
+        from harness.models import is_seq2seq
+
+        if is_seq2seq(model):
+            import trl
+
+            raise BadInput(f"dpo: trl {trl.__version__}'s DPOTrainer trains causal models only; {model.name} is an "
+                           "encoder–decoder model (use sft, fgit or mutation)")
         output_dir = Path(output_dir)
         tokenizer, policy = load_for_training(model, config, wrap_lora=False)  # the teacher too, where it is
         examples, pairs = pair_examples(examples, config, model, self.name, (tokenizer, policy))

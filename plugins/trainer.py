@@ -109,6 +109,8 @@ def encode_example(tokenizer, instruction: str, response: str, max_length: int) 
     The prompt/answer boundary is the common prefix of the tokenized prompt and full text, as TRL computes it, so
     SFT, DPO and FGit see the same tokens. None when truncation leaves no answer token.
     """
+    if getattr(tokenizer, DECODER_START, None) is not None:
+        return encode_seq2seq_example(tokenizer, instruction, response, max_length)
     plain = not getattr(tokenizer, "chat_template", None)
     prompt, text = render(tokenizer, instruction, None), render(tokenizer, instruction, response)
     prompt_ids = tokenizer(prompt, add_special_tokens=plain)["input_ids"]
@@ -125,6 +127,66 @@ def encode_example(tokenizer, instruction: str, response: str, max_length: int) 
     offsets = [list(o) for o in encoded["offset_mapping"][: len(ids)]] if "offset_mapping" in encoded else None
     return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels, "offsets": offsets,
             "text": text, "response_start": len(prompt)}
+
+
+# ---- encoder–decoder models (the CodeT5 family) -------------------------------------------------------------------
+# The instruction is the encoder's source as is (CodeT5: no chat template), the response the decoder's target. Rows
+# keep the causal layout every loss here expects: `input_ids` is the decoder's input, [start] + target, and
+# `labels` is [-100] + target, so logits at t predict labels[t + 1] exactly as for a causal model (the losses shift
+# by one themselves); `encoder_input_ids` / `encoder_attention_mask` ride along and `DecoderView` hands them to the
+# model. Character offsets refer to the target text, so FGit's masks map onto decoder tokens.
+
+DECODER_START = "fgit_bench_decoder_start"  # tokenizer attribute: the decoder start token of an encoder–decoder model
+
+
+def mark_seq2seq(tokenizer, model) -> None:
+    config = getattr(model, "config", None)
+    if getattr(config, "is_encoder_decoder", False):
+        setattr(tokenizer, DECODER_START, int(config.decoder_start_token_id))
+
+
+def encode_seq2seq_example(tokenizer, instruction: str, response: str, max_length: int) -> dict | None:
+    """Decoder-side ids, mask and labels of one example (layout above), truncated to `max_length`; the encoder's
+    columns come from `encoder_columns`. `text` is the target, `response_start` 0."""
+    start = getattr(tokenizer, DECODER_START)
+    target = tokenizer(response, add_special_tokens=False, return_offsets_mapping=bool(tokenizer.is_fast))
+    ids = list(target["input_ids"]) + ([tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else [])
+    offsets = None
+    if "offset_mapping" in target:
+        offsets = [[0, 0]] + [list(o) for o in target["offset_mapping"]] + [[len(response), len(response)]]
+    ids = ([start] + ids)[:max_length]
+    if len(ids) < 2:
+        return None
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": [-100] + ids[1:],
+            "offsets": offsets[: len(ids)] if offsets else None, "text": response, "response_start": 0}
+
+
+def encoder_columns(tokenizer, instruction: str, max_length: int) -> dict:
+    ids = tokenizer(instruction)["input_ids"][:max_length]
+    return {"encoder_input_ids": ids, "encoder_attention_mask": [1] * len(ids)}
+
+
+class DecoderView:
+    """An encoder–decoder model as the causal model the losses call: `input_ids` / `attention_mask` go to the
+    decoder, the batch's encoder columns to the encoder. No decoder cache (the losses' prefix sharing is for
+    causal models); `logits_to_keep` is applied to the full logits."""
+
+    def __init__(self, model, inputs: dict):
+        self._model, self._inputs = model, inputs
+
+    def __call__(self, input_ids=None, attention_mask=None, logits_to_keep=None, **kwargs):
+        kwargs.pop("past_key_values", None)
+        kwargs["use_cache"] = False
+        out = self._model(input_ids=self._inputs["encoder_input_ids"],
+                          attention_mask=self._inputs["encoder_attention_mask"], decoder_input_ids=input_ids,
+                          decoder_attention_mask=attention_mask, **kwargs)
+        if logits_to_keep is not None and not (isinstance(logits_to_keep, int) and logits_to_keep == 0):
+            out.logits = (out.logits[:, -logits_to_keep:] if isinstance(logits_to_keep, int)
+                          else out.logits[:, logits_to_keep])
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
 
 
 def encode_sft(tokenizer, example: TrainingExample, config: TrainingConfig) -> dict | None:
@@ -218,6 +280,8 @@ def trainer_classes():
             self.tokens_seen = 0
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if "encoder_input_ids" in inputs:  # an encoder–decoder model: labels on the decoder side
+                model = DecoderView(model, inputs)
             result = self.loss_fn(model, inputs, num_items_in_batch)
             loss, metrics = result if isinstance(result, tuple) else (result, {})
             self._metric_calls += 1
@@ -287,7 +351,10 @@ def run_training(spec: ModelSpec, examples: list[TrainingExample], config: Train
     encode = encode or encode_sft
     tokenizer, model = loaded or load_for_training(spec, config, wrap_lora=False)
     model = apply_lora(model, config)
-    rows = [row for example in examples if (row := encode(tokenizer, example, config)) is not None]
+    mark_seq2seq(tokenizer, model)
+    seq2seq = getattr(tokenizer, DECODER_START, None) is not None
+    rows = [row | (encoder_columns(tokenizer, example.instruction, config.max_length) if seq2seq else {})
+            for example in examples if (row := encode(tokenizer, example, config)) is not None]
     if not rows:
         from harness.errors import BadInput
 

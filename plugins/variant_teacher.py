@@ -149,6 +149,11 @@ class TeacherSource(VariantSource):
 
         self._load()
         tok, model, c = self._tokenizer, self._model, self.config
+        if getattr(model.config, "is_encoder_decoder", False):
+            from harness.errors import BadInput
+
+            raise BadInput(f"the teacher variant source samples from a causal model; {self.spec.name} is "
+                           "encoder–decoder (set variant_source = \"mutation\", or a causal teacher_model)")
         configured = getattr(model.generation_config, "eos_token_id", None)
         configured = configured if isinstance(configured, (list, tuple)) else [configured]
         eos = sorted({int(i) for i in [tok.eos_token_id, *configured] if i is not None})

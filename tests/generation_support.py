@@ -44,3 +44,26 @@ def tiny_model_dir(seed: int = 0, kv_heads: int = 2) -> Path:
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+@functools.lru_cache(maxsize=2)
+def tiny_t5_dir(seed: int = 0) -> Path:
+    """A 2+2-layer, d_model-32 random T5 (encoder–decoder) with the SmolLM2 tokenizer minus its chat template, as
+    the CodeT5 family ships (no chat template), saved as a model directory."""
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    tokenizer = load_saved_tokenizer()
+    tokenizer.chat_template = None
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    config = T5Config(
+        vocab_size=len(tokenizer), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_decoder_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, dropout_rate=0.0, decoder_start_token_id=pad, pad_token_id=pad,
+        eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=False,
+    )
+    torch.manual_seed(seed)
+    model = T5ForConditionalGeneration(config).eval()
+    directory = Path(tempfile.mkdtemp(prefix=f"fgit-tiny-t5-{seed}-"))
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory

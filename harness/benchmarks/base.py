@@ -91,6 +91,11 @@ class Benchmark(ABC):
     def prepare(self, dataset: Dataset, task_ids: list[str], sandbox: Sandbox, cache_dir: Path) -> Any:
         """Build the oracle for `task_ids` (e.g. ground-truth outputs and times, measured in `sandbox`)."""
 
+    def oracle_digest(self, oracle: Any, task_id: str) -> str | None:
+        """A hash of the oracle's content for `task_id` (None: the check uses no per-task oracle). It is part of
+        the verdict cache key, so a verdict judged against other ground truth is never reused."""
+        return None
+
     @abstractmethod
     def check_job(self, dataset: Dataset, oracle: Any, task_id: str, solution: str) -> CheckJob: ...
 
@@ -120,6 +125,15 @@ class Benchmark(ABC):
         if self.has_plus:
             pass_at_k["plus"] = {"pass@1": sum(bool(r["plus_pass"]) for r in scored) / n}
         return pass_at_k
+
+    def row_fields(self, problem: dict, solution: str, verdict: Verdict) -> dict:
+        """Per-task scores besides the verdict (e.g. a repair's exact match), added to results.jsonl rows and to
+        eval_results.json's entries; `pass_at_k` reads them back from the rows."""
+        return {}
+
+    def score_lines(self, pass_at_k: dict, n: int) -> list[str]:
+        """Extra summary lines `evaluate` prints after pass@1."""
+        return []
 
     def eval_results(self, dataset: Dataset, task_ids: list[str], solutions: dict[str, str],
                      verdicts: dict[str, Verdict], excluded: dict[str, str], pass_at_k: dict) -> dict | None:

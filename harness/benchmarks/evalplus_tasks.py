@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness.atomic import write_bytes
+from harness import cache_entry
 from harness.benchmarks.base import BENCHMARKS, Benchmark, CheckJob, Dataset, Verdict
 from harness.benchmarks.evalplus_judge import decode_outputs, judge_stage
 from harness.data import find_release_file
@@ -28,22 +29,42 @@ GT_FORMAT = 2  # of the ground-truth file: 2 = codec JSON (sandboxes/codec.py), 
 JUDGE = "outside-1"  # where verdicts are decided (part of the verdict key): outputs judged outside the sandbox
 
 
-def store_groundtruth(path: Path, oracle: dict) -> None:
-    """The ground-truth file: {"format", "tasks": {task_id: {"base": [codec data], "base_time": [s], ...}}}.
-    JSON of codec data, never a pickle (loading it runs no code). One function, so that a cache envelope
-    (key + checksum) can wrap it."""
-    write_bytes(path, json.dumps({"format": GT_FORMAT, "tasks": oracle}, separators=(",", ":")).encode())
+def encode_task_groundtruth(value: dict) -> str:
+    """One task's ground truth as the worker returns it ({"base": [codec data], "base_time": [s], "plus": ...,
+    "plus_time": ...}) as compact JSON text."""
+    return json.dumps(value, separators=(",", ":"))
 
 
-def load_groundtruth(path: Path) -> dict:
-    """What store_groundtruth wrote; {} when missing, damaged or of another format (recomputed, never trusted)."""
+def decode_task_groundtruth(text: str) -> dict:
+    """The stored text back to expected outputs (plain values) and times; ValueError for anything else."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in
+                                             ("base", "plus", "base_time", "plus_time")):
+        raise ValueError("not a task's ground truth")
+    return {"base": decode_outputs(data["base"]), "plus": decode_outputs(data["plus"]),
+            "base_time": [float(t) for t in data["base_time"]], "plus_time": [float(t) for t in data["plus_time"]]}
+
+
+def store_groundtruth(path: Path, key: str, stored: dict[str, str]) -> None:
+    """The ground-truth file: the cache envelope (harness/cache_entry.py) around JSON task id -> that task's
+    encode_task_groundtruth text. JSON of codec data, never a pickle."""
+    cache_entry.write_bytes(path, key, json.dumps(stored, separators=(",", ":")).encode())
+
+
+def read_groundtruth(path: Path, key: str) -> dict[str, str]:
+    """What store_groundtruth wrote; {} when missing or damaged (recomputed, never trusted)."""
+    payload = cache_entry.read_bytes(path, key, "ground-truth")
+    if payload is None:
+        return {}
     try:
-        data = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        stored = json.loads(payload)
+    except ValueError as exc:
+        cache_entry.report_damage("ground-truth", path, f"cannot decode: {type(exc).__name__}")
         return {}
-    if not isinstance(data, dict) or data.get("format") != GT_FORMAT or not isinstance(data.get("tasks"), dict):
+    if not (isinstance(stored, dict) and all(isinstance(v, str) for v in stored.values())):
+        cache_entry.report_damage("ground-truth", path, "not task id → encoded ground truth")
         return {}
-    return data["tasks"]
+    return stored
 
 
 class EvalPlusBenchmark(Benchmark):
@@ -71,11 +92,16 @@ class EvalPlusBenchmark(Benchmark):
 
     def prepare(self, dataset: Dataset, task_ids: list[str], sandbox: Sandbox, cache_dir: Path) -> dict:
         """Ground truth for `task_ids`, from the cache or computed in the sandbox (only the missing tasks). The
-        expected outputs stay here: check jobs carry inputs and limits only, verdicts are judged here."""
+        expected outputs stay here: check jobs carry inputs and limits only, verdicts are judged here.
+
+        The cache file is one envelope (key + checksum, checked before anything is decoded) around task id →
+        that task's ground truth as codec JSON text (sandboxes/codec.py: loading it runs no code), so each task's
+        digest is the hash of its stored text and only the tasks checked now are decoded."""
         key = text_digest(f"{dataset.hash}|{sandbox.machine_key()}")[:16]
-        cache_file = cache_dir / "groundtruth" / f"{dataset.name}-{dataset.hash}-{key}.json"
-        oracle = load_groundtruth(cache_file)
-        missing = [t for t in task_ids if t not in oracle]
+        cache_file = cache_dir / "groundtruth" / f"{dataset.name}-{dataset.hash}-{key}.gt{GT_FORMAT}.json"
+        stored = read_groundtruth(cache_file, key)
+        oracle = _StoredOracle(stored)
+        missing = [t for t in task_ids if t not in stored]
         if missing:
             payloads = []
             for task_id in missing:
@@ -87,12 +113,15 @@ class EvalPlusBenchmark(Benchmark):
                 if result.error:
                     raise InfraError(f"ground truth of {missing[index]} failed in the sandbox: "
                                      f"{result.error} {result.detail.splitlines()[0] if result.detail else ''}")
-                oracle[missing[index]] = result.value
-            store_groundtruth(cache_file, oracle)
-        expected = {t: {split: decode_outputs(oracle[t][split]) if split in ("base", "plus") else oracle[t][split]
-                        for split in ("base", "plus", "base_time", "plus_time")} for t in task_ids}
-        self._expected = getattr(self, "_expected", {}) | expected
-        return expected
+                stored[missing[index]] = encode_task_groundtruth(result.value)
+            store_groundtruth(cache_file, key, stored)
+        self._gt_digests = {t: hashlib.sha256(stored[t].encode()).hexdigest() for t in task_ids}
+        self._oracle = oracle
+        return oracle
+
+    def oracle_digest(self, oracle: dict, task_id: str) -> str:
+        """The task's ground truth by content (expected outputs and times): part of its verdicts' cache key."""
+        return self._gt_digests[task_id]
 
     def _time_limits(self, times: list[float]) -> list[float]:
         return [max(self.min_time_limit, self.gt_time_limit_factor * t) for t in times]
@@ -114,7 +143,7 @@ class EvalPlusBenchmark(Benchmark):
             status = "timeout" if result.error == "timeout" else "fail"
             return Verdict(status, status, detail=result.error)
         problem = dataset.problems[task_id]
-        expected = self._expected[task_id]
+        expected = self._oracle[task_id]
         judged = {split: judge_stage(self.dataset_name, problem["entry_point"], problem[f"{split}_input"],
                                      expected[split], problem["atol"], result.value[split])
                   for split in ("base", "plus")}
@@ -141,6 +170,25 @@ class EvalPlusBenchmark(Benchmark):
     def limits_key(self) -> dict[str, Any]:
         return {"min_time_limit": self.min_time_limit, "gt_time_limit_factor": self.gt_time_limit_factor,
                 "judge": JUDGE}
+
+
+class _StoredOracle(Mapping):
+    """task id → ground truth, decoded from its stored bytes on first use: a fully cached evaluation only hashes
+    the bytes (for the verdict keys) and decodes nothing."""
+
+    def __init__(self, stored: dict[str, str]):
+        self.stored, self.decoded = stored, {}
+
+    def __getitem__(self, task_id: str) -> dict:
+        if task_id not in self.decoded:
+            self.decoded[task_id] = decode_task_groundtruth(self.stored[task_id])  # checksum verified on read
+        return self.decoded[task_id]
+
+    def __iter__(self):
+        return iter(self.stored)
+
+    def __len__(self) -> int:
+        return len(self.stored)
 
 
 @BENCHMARKS.register("humaneval")

@@ -9,7 +9,7 @@ from harness.evaluation import EvaluateConfig, evaluate
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("evaluate", help="score a samples file (evalplus format) in a sandbox")
-    p.add_argument("--benchmark", required=True, help="humaneval | mbpp | bigcodebench")
+    p.add_argument("--benchmark", required=True, help="humaneval | mbpp | bigcodebench | quixbugs")
     p.add_argument("--samples", required=True, help="JSONL with task_id and solution or completion")
     p.add_argument("--output", required=True, help="directory for eval_results.json and results.jsonl")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel sandbox workers")

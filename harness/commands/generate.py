@@ -17,7 +17,7 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("generate", help="generate greedy samples (evalplus/bigcodebench format)")
     p.add_argument("--model", default=None, help="smollm2 (default), a model dir, a .gguf, an adapter/artifact dir, "
                    "a hub id; for --backend openai the endpoint's model name")
-    p.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp", "bigcodebench"])
+    p.add_argument("--benchmark", required=True, choices=["humaneval", "mbpp", "bigcodebench", "quixbugs"])
     p.add_argument("--subset", default="full", choices=["full", "hard"], help="bigcodebench subset")
     p.add_argument("--split", default="complete", choices=["complete", "instruct"], help="bigcodebench split")
     p.add_argument("--limit", type=int, default=None, help="only the first N tasks")
@@ -27,8 +27,9 @@ def register(subparsers) -> None:
     p.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
     p.add_argument("--batch-mode", default=None, choices=["plain", "invariant"],
                    help="invariant (default for hf/vllm): outputs independent of batching; plain: ordinary batches")
-    p.add_argument("--prompt-style", default="auto", choices=["auto", "direct", "chat"],
-                   help="auto: chat template if the model has one, else direct completion")
+    p.add_argument("--prompt-style", default="auto", choices=["auto", "direct", "chat", "seq2seq"],
+                   help="auto: chat template if the model has one, else direct completion (causal models) or "
+                        "source→target (encoder–decoder models)")
     p.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"])
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
     p.add_argument("--check-batch-invariance", action="store_true",

@@ -47,6 +47,7 @@ class BackendIdentity:
     tokenizer: str  # tokenizer content hash (or a name where no tokenizer is local)
     chat_template: str | None  # None: the model has no chat template (a base model)
     engine: dict = field(default_factory=dict)  # library versions, device, dtype: anything else that moves outputs
+    seq2seq: bool = False  # an encoder–decoder model (prompts are source→target: prompts.choose_style)
 
 
 @dataclass(frozen=True)

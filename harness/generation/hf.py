@@ -24,7 +24,7 @@ from harness.generation.base import (
 )
 from harness.generation.cache import GenerationCache
 from harness.hashing import text_digest
-from harness.models import ModelSpec, load_model, load_tokenizer, resolve_model
+from harness.models import ModelSpec, is_seq2seq, load_model, load_tokenizer, resolve_model
 
 _STOP_TAIL_TOKENS = 16  # stop strings are shorter than this many tokens: decode only the tail to look for them
 
@@ -100,6 +100,8 @@ class HFBackend(Backend):
             if info is None:
                 tok = self.tokenizer
                 info = {"hash": tokenizer_hash(tok), "chat_template": tok.chat_template}
+            if "seq2seq" not in info:  # memo entries written before encoder–decoder support lack it
+                info["seq2seq"] = _guarded("config", self.spec, is_seq2seq)
                 self.cache.memo_put("tokenizers", fields, info)
             self._info = info
         return self._info
@@ -110,7 +112,8 @@ class HFBackend(Backend):
                   "dtype": self.dtype}
         if self.decoding.batch_mode == "invariant":
             engine["row_block"] = self.row_block
-        return BackendIdentity("hf", self.spec.name, self.spec.content_hash(), info["hash"], info["chat_template"], engine)
+        return BackendIdentity("hf", self.spec.name, self.spec.content_hash(), info["hash"], info["chat_template"], engine,
+                               seq2seq=info["seq2seq"])
 
     # -- lazy loading -----------------------------------------------------------------------------------------------
     @property
@@ -163,7 +166,12 @@ class HFBackend(Backend):
         tok, model = self.tokenizer, self.model
         self._eos = self.eos_ids()
         encoded = [tok(r.prompt)["input_ids"] for r in requests]
-        if self.decoding.batch_mode == "invariant":
+        if model.config.is_encoder_decoder:
+            # batch-invariant by construction in invariant mode: every source decoded alone (the ragged decoder
+            # needs transformers' attention interface, which T5-style attention does not use)
+            invariant = self.decoding.batch_mode == "invariant"
+            self._generate_seq2seq(model, requests, encoded, on_output, 1 if invariant else batch_size)
+        elif self.decoding.batch_mode == "invariant":
             self._generate_invariant(requests, encoded, on_output, batch_size)
         else:
             self._generate_plain(model, requests, encoded, on_output, batch_size)
@@ -202,6 +210,35 @@ class HFBackend(Backend):
                 generated = out[row, width:].tolist()
                 end = next((pos for pos, token in enumerate(generated) if token in eos or token == pad), len(generated))
                 self._finish(requests[i], generated[:end], len(chunk), on_output)  # rows that finished early are padded
+
+    def _generate_seq2seq(self, model, requests, encoded, on_output, batch_size) -> None:
+        """Encoder–decoder greedy decoding: sources right-padded (T5's convention) in batches, longest first; the
+        decoder's output starts with its start token, which is not part of the text."""
+        import torch
+
+        order = sorted(range(len(requests)), key=lambda i: -len(encoded[i]))
+        pad = self.tokenizer.pad_token_id
+        eos = self._eos
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            width = max(len(encoded[i]) for i in chunk)
+            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for row, i in enumerate(chunk):
+                ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
+                mask[row, : len(encoded[i])] = 1
+            stop = sorted({s for i in chunk for s in requests[i].stop})
+            with torch.inference_mode():
+                out = model.generate(
+                    input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
+                    max_new_tokens=self.decoding.max_new_tokens, do_sample=False, temperature=None, top_p=None,
+                    top_k=None, pad_token_id=pad, eos_token_id=sorted(eos), stop_strings=stop or None,
+                    tokenizer=self.tokenizer,
+                )
+            for row, i in enumerate(chunk):
+                generated = out[row, 1:].tolist()
+                end = next((pos for pos, token in enumerate(generated) if token in eos or token == pad), len(generated))
+                self._finish(requests[i], generated[:end], len(chunk), on_output)
 
     def _generate_invariant(self, requests, encoded, on_output, batch_size) -> None:
         from harness.generation.invariant import InvariantDecoder

@@ -32,10 +32,17 @@ _DIRECT_EOS = {  # extra_eos_for_direct_completion in evalplus and bigcodebench
     "humaneval": ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert "),
     "mbpp": ('\n"""', "\nassert"),
     "bigcodebench": ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert "),
+    # QuixBugs: the answer is a whole fixed program (imports, several definitions), so no "\ndef " stop; it ends
+    # where a model starts another buggy/fixed pair or tests. (Issue 12 moves this onto the Benchmark.)
+    "quixbugs": ("\n# Buggy program", "\n# Fixed program", "\nassert "),
 }
 _CHAT_EOS = ("\n```\n",)  # the pre-filled fence closes
 _MAGIC_SPLITTER = "-[[]]-this-is-really-our-highest-priority-[[]]-"  # evalplus's marker for "prompt ends here"
-STYLES = ("auto", "direct", "chat")
+STYLES = ("auto", "direct", "chat", "seq2seq")
+# seq2seq: encoder–decoder models (the CodeT5 family): no chat template, the task text is the encoder's source and
+# the decoder writes the target (a continuation of the prompt, or the whole program where the benchmark's answer is
+# one), with direct completion's stop strings.
+_NEW_FIELDS = {"answer_is_program": False}  # hashed only when set, so older templates keep their hashes
 
 
 @dataclass(frozen=True)
@@ -47,15 +54,17 @@ class PromptTemplate:
     instruction_prefix: str = INSTRUCTION_PREFIX
     response_prefix: str = RESPONSE_PREFIX
     prefill: bool = True  # chat: pre-fill the assistant turn (impossible over a messages API)
+    answer_is_program: bool = False  # the answer is the whole program (repair), not a continuation of the prompt
 
     @property
     def stop(self) -> tuple[str, ...]:
-        if self.style == "direct":
+        if self.style in ("direct", "seq2seq"):
             return EOS + _DIRECT_EOS[self.dataset]
         return EOS + _CHAT_EOS if self.prefill else ()
 
     def template_hash(self) -> str:
-        return json_digest({**asdict(self), "stop": list(self.stop), "v": 1})
+        fields = {k: v for k, v in asdict(self).items() if k not in _NEW_FIELDS or v != _NEW_FIELDS[k]}
+        return json_digest({**fields, "stop": list(self.stop), "v": 1})
 
     def user_message(self, task_prompt: str) -> str:
         if self.fence:
@@ -64,7 +73,7 @@ class PromptTemplate:
 
     def render_text(self, task_prompt: str, tokenizer) -> str:
         """The model input text: the prompt itself, or the chat template cut where the pre-filled fence opens."""
-        if self.style == "direct":
+        if self.style in ("direct", "seq2seq"):
             return task_prompt
         response = f"{self.response_prefix}\n```python\n{_MAGIC_SPLITTER}\n```\n"
         messages = [{"role": "user", "content": self.user_message(task_prompt)}, {"role": "assistant", "content": response}]
@@ -76,11 +85,20 @@ class PromptTemplate:
         return [{"role": "system", "content": OPENAI_SYSTEM_MESSAGE}, {"role": "user", "content": fenced}]
 
 
-def choose_style(requested: str, has_chat_template: bool, meta: dict) -> str:
-    """auto: chat when the model has a chat template (evalplus's rule). BigCodeBench instruct needs chat."""
+def choose_style(requested: str, has_chat_template: bool, meta: dict, seq2seq: bool = False) -> str:
+    """auto: chat when the model has a chat template (evalplus's rule), else direct completion, or source→target
+    for an encoder–decoder model. BigCodeBench instruct needs chat."""
     if requested not in STYLES:
         raise BadInput(f"unknown prompt style {requested!r} (known: {', '.join(STYLES)})")
-    style = ("chat" if has_chat_template else "direct") if requested == "auto" else requested
+    plain = "seq2seq" if seq2seq else "direct"
+    style = ("chat" if has_chat_template else plain) if requested == "auto" else requested
+    if style == "direct" and seq2seq:
+        raise BadInput("--prompt-style direct continues a causal model's text; this encoder–decoder model takes "
+                       "seq2seq (source→target, what auto picks)")
+    if style == "seq2seq" and not seq2seq:
+        raise BadInput("--prompt-style seq2seq needs an encoder–decoder model; this model is causal (use direct)")
+    if style == "seq2seq" and not meta.get("fence", True):
+        raise BadInput("BigCodeBench instruct prompts need a chat model (upstream refuses direct completion too)")
     if style == "chat" and not has_chat_template:
         raise BadInput("--prompt-style chat needs a model with a chat template; this model has none")
     if style == "direct" and not meta.get("fence", True):
@@ -94,7 +112,10 @@ def make_template(style: str, meta: dict, chat_template: str | None, prefill: bo
         dataset=meta["dataset"],
         fence=meta.get("fence", True),
         chat_template=chat_template if style == "chat" else None,
+        instruction_prefix=meta.get("instruction_prefix") or INSTRUCTION_PREFIX,
+        response_prefix=meta.get("response_prefix") or RESPONSE_PREFIX,
         prefill=prefill,
+        answer_is_program=bool(meta.get("answer_is_program", False)),
     )
 
 
@@ -102,8 +123,9 @@ def extract(template: PromptTemplate, task_prompt: str, raw: str, entry_point: s
     """(solution, completion): the sanitized full program, and the raw continuation for direct completion."""
     from evalplus.sanitize import code_extract, sanitize
 
-    code = task_prompt + raw if template.style == "direct" else raw
+    continues = template.style in ("direct", "seq2seq") and not template.answer_is_program
+    code = task_prompt + raw if continues else raw
     solution = sanitize(code, entrypoint=entry_point)
     if template.dataset == "bigcodebench" and f"def {entry_point}" not in solution:
         solution = code_extract(code)
-    return solution, (raw if template.style == "direct" else None)
+    return solution, (raw if continues else None)

@@ -81,7 +81,8 @@ def generate_samples(config: GenerateConfig, backend: Backend | None = None) -> 
     backend = backend or make_backend(config, cache)
     backend.decoding = config.decoding  # a backend passed in serves this run's decoding (check: batch 1, then B)
     ident = backend.identity()
-    style = backend.fixed_style or choose_style(config.prompt_style, ident.chat_template is not None, tasks[0].meta)
+    style = backend.fixed_style or choose_style(config.prompt_style, ident.chat_template is not None, tasks[0].meta,
+                                                   seq2seq=ident.seq2seq)
     template = make_template(style, tasks[0].meta, ident.chat_template, prefill=backend.can_prefill)
     template_hash = template.template_hash()
     identity_fields = {"backend": ident.backend, "model_hash": ident.model_hash, "tokenizer": ident.tokenizer,

@@ -67,5 +67,8 @@ def task_prompts(
             "dataset_release": f"{dataset.name}-{dataset.version}",
             "dataset_hash": dataset.hash,
         }
+        for fact in ("answer_is_program", "instruction_prefix", "response_prefix"):  # a benchmark's own prompting
+            if getattr(bench, fact, None) is not None:
+                meta[fact] = getattr(bench, fact)
         out.append(TaskPrompt(task_id, bench.prompt(problem), meta))
     return out
