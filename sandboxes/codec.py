@@ -188,7 +188,10 @@ def decode(data, depth: int = 0):
         if tag == "np" and len(rest) == 2 and type(rest[0]) is str:
             import numpy
 
-            return numpy.dtype(rest[0]).type(decode(rest[1], depth + 1))
+            dtype = numpy.dtype(rest[0])
+            if dtype.kind not in "biufc":  # numbers only: no object, string or structured scalars
+                raise CodecError(f"numpy scalar of dtype {rest[0]!r}")
+            return dtype.type(decode(rest[1], depth + 1))
         if tag == "sub" and len(rest) == 2 and type(rest[0]) is str:
             inner = decode(rest[1], depth + 1)
             base = _base_of(type(inner))
