@@ -168,7 +168,7 @@ def test_ci_slice_canonical_pass_broken_fail_network_task_excluded(tmp_path, har
 
     # the ground truth is cached per dataset hash and sandbox: a second run checks nothing again
     cached = list((isolated_cache / "groundtruth").glob("BigCodeBench-Hard-c2b416d5d022412809cdaee4d710f76e-*.json"))
-    assert len(cached) == 1 and len(json.loads(cached[0].read_text())) >= len(tasks)
+    assert len(cached) == 1 and len(json.loads(cached[0].read_text())["value"]) >= len(tasks)  # in its envelope
     again = evaluate(samples, tmp_path / "again", "--split", "instruct")
     assert again.returncode == 0 and "0 checked now" in again.stdout, again.stdout + again.stderr
 
