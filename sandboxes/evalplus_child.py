@@ -69,12 +69,14 @@ def run_stage(code: str, entry_point: str, inputs: list, time_limits: list[float
                 end, detail = "too_large", f"more than {MAX_STAGE_BYTES >> 20} MiB of output"
                 break
             buffer += chunk
-            while end is None and len(buffer) >= _HEADER.size:
-                size, kind = _HEADER.unpack_from(buffer)
-                if len(buffer) < _HEADER.size + size:
+            offset = 0  # frames are parsed in place and the buffer compacted once per read (not once per frame)
+            while end is None and len(buffer) - offset >= _HEADER.size:
+                size, kind = _HEADER.unpack_from(buffer, offset)
+                start_body = offset + _HEADER.size
+                if len(buffer) < start_body + size:
                     break
-                body = bytes(buffer[_HEADER.size:_HEADER.size + size]).decode("utf-8", "replace")
-                del buffer[:_HEADER.size + size]
+                body = bytes(buffer[start_body:start_body + size]).decode("utf-8", "replace")
+                offset = start_body + size
                 if kind == ord("o"):
                     answers.append(body)
                 elif kind == ord("d"):
@@ -85,6 +87,7 @@ def run_stage(code: str, entry_point: str, inputs: list, time_limits: list[float
                     end, detail = "uncheckable", body
                 else:
                     end, detail = "malformed", f"frame of unknown kind {kind}"
+            del buffer[:offset]
     finally:
         os.close(read_fd)
         if end == "exited":
