@@ -63,6 +63,11 @@ class RunConfig:
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
     plugins: dict[str, dict[str, Any]] = field(default_factory=dict)  # [plugins.<variant>] tables: plugin configs
+    # grids (harness.pipeline.grid): [variant.<name>] instances, [[sweep]] tables, training seeds, base models
+    variant: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sweep: list[dict[str, Any]] = field(default_factory=list)
+    seeds: list[int] | None = None
+    models: list[str] | None = None
 
 
 def merge_tables(base: dict, override: dict) -> dict:
@@ -92,8 +97,8 @@ def load_run_config(profile: str | None, config_file: str | None, overrides: dic
     if "benchmarks" in data:
         data["benchmarks"] = [b if isinstance(b, dict) else {"name": b} for b in data["benchmarks"]]
     config = from_dict(RunConfig, data, where=config_file or f"profile {profile}")
-    if config.variants is None:
-        config.variants = default_variants()
+    if config.variants is None:  # every plugin, then every defined instance
+        config.variants = default_variants() + list(config.variant)
     if config.benchmarks is None:
         config.benchmarks = default_benchmarks()
     if not config.variants:

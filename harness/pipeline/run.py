@@ -152,25 +152,34 @@ class ComparisonRun:
     """One `fgit-bench run`: holds the loaded pieces that stages share (plugins, sandboxes, training data)."""
 
     def __init__(self, config: RunConfig, run_dir: Path, shard: Shard | None = None, log: Log = _stderr,
-                 profile: str | None = None):
+                 profile: str | None = None, sweeps: list[dict] | None = None):
+        from harness.pipeline.grid import plan_units
         from plugins.base import PLUGINS
 
         self.config, self.run_dir, self.shard, self.log, self.profile = config, Path(run_dir), shard, log, profile
-        self.plugin_classes = {v: PLUGINS.get(v) for v in config.variants}  # did-you-mean on a typo, before work
+        self.units = plan_units(config, sweeps)  # did-you-mean on a typo, bad sweeps: before any work
+        self.extra_sweeps = list(sweeps or [])
+        self.plugin_classes = {u.id: PLUGINS.get(u.plugin) for u in self.units}
         check_plugin_tables(config, list(self.plugin_classes.values()))
-        self.plugin_configs = {v: plugin_config(config, v, cls) for v, cls in self.plugin_classes.items()}
+        self.plugin_configs = {u.id: u.config for u in self.units}
         self._examples = None
         self._training_inputs: dict | None = None
         self._sandboxes: dict[str, object] = {}
+        self._models: dict[str, dict] = {}
         self.records: list[dict] = []
 
     # ---- inputs shared by the stages ----------------------------------------------------------------------
 
-    def model_identity(self) -> dict:
+    def model_identity(self, ref: str | None = None) -> dict:
         from harness.models import resolve_model
 
-        spec = resolve_model(self.config.model)
-        return {"ref": self.config.model, "hash": spec.content_hash()}
+        ref = ref or self.config.model
+        if ref not in self._models:  # hashed once per run
+            self._models[ref] = {"ref": ref, "hash": resolve_model(ref).content_hash()}
+        return self._models[ref]
+
+    def unit(self, unit_id: str):
+        return next(u for u in self.units if u.id == unit_id)
 
     def training_data_path(self) -> Path:
         return training_data_path(self.config.training.data, self.config.data_dir)
@@ -221,9 +230,9 @@ class ComparisonRun:
     def train(self, variant: str, model: dict) -> StageRecord:
         from plugins.artifact_cache import train_cached
 
-        cls = self.plugin_classes[variant]
+        cls, unit = self.plugin_classes[variant], self.unit(variant)
         needs_data = cls.needs_data
-        inputs = {"plugin": variant, "model": model["hash"], "config": to_dict(self.plugin_configs[variant]),
+        inputs = {"plugin": unit.plugin, "model": model["hash"], "config": to_dict(self.plugin_configs[variant]),
                   "data": self.training_inputs() if needs_data else None}
         out = self.run_dir / variant / "artifact"
 
@@ -234,7 +243,7 @@ class ComparisonRun:
             if needs_data:
                 examples, report = self.training_examples()
                 extra["data_report.json"] = report
-            path, cached = train_cached(variant, resolve_model(self.config.model), examples,
+            path, cached = train_cached(unit.plugin, resolve_model(unit.model), examples,
                                         self.plugin_configs[variant], output=out, extra_files=extra)
             manifest = json.loads((path / "artifact.json").read_text())
             info = {"artifact": manifest.get("cache_key"), "kind": manifest.get("kind"), "from_cache": cached}
@@ -264,7 +273,9 @@ class ComparisonRun:
         tasks = self.task_ids(plan)
         inputs = {"artifact": artifact_key, "benchmark": plan.label, "dataset": plan.dataset["hash"],
                   "tasks": tasks, "generation": to_dict(settings)}
-        replay = settings.samples_from and settings.samples_from.format(variant=variant, benchmark=plan.label)
+        unit = self.unit(variant)
+        replay = settings.samples_from and settings.samples_from.format(
+            variant=variant, name=unit.name, plugin=unit.plugin, benchmark=plan.label)
         if replay:  # replayed text: the file's content, not its name, decides the outputs
             inputs["replay"] = file_digest(replay) if Path(replay).is_file() else replay
         gen_config = GenerateConfig(
@@ -319,8 +330,9 @@ class ComparisonRun:
         self.plans, skipped = plan_benchmarks(self.config, self.log)
         model = self.model_identity()
         try:
-            for variant in self.config.variants:
-                trained = self.train(variant, model)
+            for unit in self.units:
+                variant = unit.id
+                trained = self.train(variant, self.model_identity(unit.model))
                 backend_holder: dict = {}
                 for plan in self.plans:
                     self.generate(variant, plan, trained.info["artifact"], backend_holder)
@@ -357,6 +369,10 @@ def write_manifest(run: ComparisonRun, model: dict, result: RunResult) -> Path:
         "skipped_benchmarks": result.skipped_benchmarks,
         "artifacts": artifacts, "sandbox": sandboxes,
         "seeds": {v: getattr(c, "seed", None) for v, c in run.plugin_configs.items()},
+        "models": {ref: identity for ref, identity in run._models.items()},
+        "instances": {u.id: u.describe() for u in run.units},
+        "sweeps": [dict(s) for s in [*run.config.sweep, *run.extra_sweeps]],
+        "stage_counts": stage_counts(result.stages),
         "stages": [{k: r[k] for k in ("variant", "benchmark", "stage", "seconds", "cached")} for r in result.stages],
         "wall_seconds": result.seconds,
         "environment": provenance.environment(),
@@ -365,6 +381,26 @@ def write_manifest(run: ComparisonRun, model: dict, result: RunResult) -> Path:
     path = run.run_dir / name
     write_json(path, manifest)
     return path
+
+
+def stage_counts(stages: list[dict]) -> dict:
+    """How many stages were up to date, ran, and ran but were served from work another unit (or an earlier run)
+    left in the content-addressed caches: an artifact found in the artifact cache, samples all cached, every
+    verdict cached."""
+    ran = [s for s in stages if not s["cached"]]
+
+    def shared(record: dict) -> bool:
+        info, stage = record["info"], record["stage"]
+        if stage.endswith("train"):
+            return bool(info.get("from_cache"))
+        if stage.endswith("generate"):
+            return info.get("generated") == 0
+        if stage.endswith("evaluate"):
+            return info.get("executed") == 0
+        return False
+
+    return {"total": len(stages), "up_to_date": len(stages) - len(ran), "ran": len(ran),
+            "shared": sum(shared(s) for s in ran)}
 
 
 def _plan(run: ComparisonRun, label: str) -> BenchmarkPlan:
