@@ -23,11 +23,12 @@ def _variant(name: str) -> tuple[int, str] | None:
 
 @functools.cache
 def _metric_table() -> tuple[list[MetricSpec], dict[str, list[MetricSpec]]]:
-    from harness.benchmarks import BENCHMARKS
+    from harness.benchmarks import BENCHMARKS, benchmark_names
 
     ordered: list[MetricSpec] = []
     by_benchmark: dict[str, list[MetricSpec]] = {}
-    for _, cls in sorted(BENCHMARKS.items(), key=lambda item: (item[1].order, item[0])):
+    for name in benchmark_names():
+        cls = BENCHMARKS.get(name)
         for result_name, columns in cls.metric_columns().items():
             specs = [MetricSpec(column, result_name, plus) for plus, column in zip((False, True), columns, strict=False)]
             by_benchmark[result_name] = specs

@@ -39,7 +39,7 @@ def test_task_selection_by_id_and_bad_ids():
     assert [t.task_id for t in task_prompts("mbpp", limit=2)] == ["Mbpp/2", "Mbpp/3"]
     with pytest.raises(BadInput, match="unknown humaneval task '999'"):
         task_prompts("humaneval", tasks=["999"])
-    with pytest.raises(BadInput, match="apply to bigcodebench only"):
+    with pytest.raises(BadInput, match="benchmark .humaneval. takes no option .split."):
         task_prompts("humaneval", split="instruct")
     with pytest.raises(BadInput, match="--limit"):
         task_prompts("humaneval", limit=0)

@@ -69,7 +69,6 @@ class Benchmark(ABC):
     release_files: ClassVar[list[str] | dict[str, list[str]]] = []  # names in the data dir (per subset: a dict)
     # direct completion stops here too (evalplus's and bigcodebench's `extra_eos_for_direct_completion`)
     stop_strings: ClassVar[tuple[str, ...]] = ("\ndef ", "\nclass ", "\nimport ", "\nfrom ", "\nassert ")
-    pass_at_k_values: ClassVar[tuple[int, ...]] = (1,)  # greedy: one sample per task
 
     @classmethod
     def metric_columns(cls) -> dict[str, tuple[str, ...]]:
@@ -183,6 +182,11 @@ class Benchmark(ABC):
 
 BENCHMARKS: Registry[type[Benchmark]] = Registry("benchmark", Benchmark, package="harness.benchmarks",
                                                  markers=("BENCHMARKS.register",), group="fgit_bench.benchmarks")
+
+
+def benchmark_names() -> list[str]:
+    """Every registered benchmark in display order (`order`, then name)."""
+    return [name for _, name in sorted((cls.order, name) for name, cls in BENCHMARKS.items())]
 
 
 def get_benchmark(name: str, **options: str) -> Benchmark:

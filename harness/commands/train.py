@@ -43,9 +43,9 @@ def _benchmarks(args, config) -> list[str]:
         return args.benchmarks.split(",")
     if config.benchmarks:
         return [spec.name for spec in config.benchmarks]
-    from harness.benchmarks import BENCHMARKS
+    from harness.benchmarks import benchmark_names
 
-    return BENCHMARKS.names()
+    return benchmark_names()
 
 
 def run(args) -> int:

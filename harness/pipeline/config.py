@@ -117,10 +117,9 @@ def default_variants() -> list[str]:
 
 def default_benchmarks() -> list[BenchmarkSpec]:
     """Every registered benchmark that is `in_default_run` (default options), in display order."""
-    from harness.benchmarks import BENCHMARKS
+    from harness.benchmarks import BENCHMARKS, benchmark_names
 
-    chosen = sorted((cls.order, name) for name, cls in BENCHMARKS.items() if cls.in_default_run)
-    return [BenchmarkSpec(name) for _, name in chosen]
+    return [BenchmarkSpec(name) for name in benchmark_names() if BENCHMARKS.get(name).in_default_run]
 
 
 def plugin_config(config: RunConfig, name: str, plugin_cls: type) -> Any:

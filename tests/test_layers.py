@@ -1,0 +1,30 @@
+"""The layering contracts of pyproject.toml hold (import-linter, as `tox -e lint` runs it), and the checker really
+reads this tree: a contract the code breaks is reported broken."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+LINT = [sys.executable, "-c", "import sys; from importlinter.cli import lint_imports_command as c; "
+        "sys.argv[0] = 'lint-imports'; c()"]
+
+
+def test_layering_contracts_hold():
+    proc = subprocess.run(LINT, capture_output=True, text=True, cwd=REPO, timeout=300, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "Contracts: 5 kept, 0 broken." in proc.stdout, proc.stdout[-3000:]
+
+
+def test_a_broken_contract_is_reported(tmp_path):
+    # the pipeline does import harness.core: forbidding it must fail, naming the import
+    config = tmp_path / "contracts.ini"
+    config.write_text("[importlinter]\nroot_packages =\n    harness\n\n[importlinter:contract:probe]\n"
+                      "name = probe\ntype = forbidden\nsource_modules =\n    harness.pipeline\n"
+                      "forbidden_modules =\n    harness.core\n")
+    proc = subprocess.run([*LINT, "--config", str(config)], capture_output=True, text=True, cwd=REPO, timeout=300,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1, proc.stdout[-3000:]
+    assert "probe BROKEN" in proc.stdout and "harness.pipeline" in proc.stdout
