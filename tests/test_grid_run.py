@@ -97,3 +97,102 @@ def test_one_more_alpha_computes_only_the_new_instances(grid_setup, grid_run):
     new = {f"fgit[loss.alpha=2.0,training.shared.lr_scheduler={s}]" for s in ("constant", "cosine")}
     assert {s["variant"] for s in stages if not s["cached"]} == new
     assert {s["variant"] for s in stages} == {"base", *GRID, *new}
+
+
+def _mde(differences: list[float]) -> float:
+    """Miller (2024): (z_0.975 + z_0.8) · sqrt(ω² / n), ω² the population variance of the per-task differences."""
+    from statistics import NormalDist, pvariance
+
+    z = NormalDist().inv_cdf(0.975) + NormalDist().inv_cdf(0.8)
+    return z * (pvariance(differences) / len(differences)) ** 0.5
+
+
+def test_the_grid_leaderboard_has_settings_sweep_tables_and_plots(grid_run):
+    run_dir, result = grid_run
+    board = json.loads((run_dir / "leaderboard.json").read_text())
+    instances = {i["name"]: i for i in board["instances"]}
+    assert instances[GRID[0]]["plugin"] == "fgit" and instances[GRID[0]]["settings"]["loss.alpha"] == 1.5
+    assert instances[GRID[0]]["settings"]["lr_scheduler"] == "constant" and instances["base"]["settings"] == {}
+    assert list(board["grid"]["axes"]) == ["loss.alpha", "training.shared.lr_scheduler"]
+    rows = [r for r in board["grid"]["axes"]["loss.alpha"] if r["metric"] == "HumanEval"]
+    assert sorted(r["name"] for r in rows) == sorted(GRID)
+    for row in rows:  # replayed: every FGit instance loses HumanEval/1, which Base solves
+        assert row["delta"] == pytest.approx(-0.25) and row["p_value"] == pytest.approx(1.0)
+        assert row["p_holm"] == pytest.approx(1.0) and row["mde"] == pytest.approx(_mde([0, -1, 0, 0]))
+    assert "## Sweep `loss.alpha` against Base" in result.stdout
+    assert "## Sweep `training.shared.lr_scheduler` against Base" in result.stdout
+    html = (run_dir / "leaderboard.html").read_text()
+    assert 'aria-label="pass@1 on HumanEval against loss.alpha"' in html
+    assert 'aria-label="training curve loss"' in html and 'aria-label="training curve learning_rate"' in html
+    assert 'aria-label="training curve fgit_weight"' in html  # FGit's weight statistics, as logged
+
+
+def test_the_leaderboard_page_loads_in_a_real_browser_and_shows_the_plots(grid_run, tmp_path):
+    from tests.browser_support import load, png_distinct_bytes, screenshot
+
+    run_dir, _ = grid_run
+    page = run_dir / "leaderboard.html"
+    dom, console = load(page, tmp_path)
+    assert console == [], console
+    assert dom.count("<svg") >= 2 + 2 * 2 + 3, dom.count("<svg")  # bars per metric, axis plots, curves
+    assert dom.count("<polyline") >= 4 and "against loss.alpha" in dom
+    blank = tmp_path / "blank.html"
+    blank.write_text("<!DOCTYPE html><html><body></body></html>")
+    shown = png_distinct_bytes(screenshot(page, tmp_path, "board.png"))
+    empty = png_distinct_bytes(screenshot(blank, tmp_path, "blank.png"))
+    assert empty < 16 and shown > 4 * empty, (shown, empty)
+
+
+@pytest.fixture(scope="module")
+def seeds_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("seeds")
+    rows = canonical_samples("humaneval", TASKS["humaneval"])
+    write_samples(root / "replay" / "base-humaneval.jsonl", rows)
+    write_samples(root / "replay" / "sft@seed=0-humaneval.jsonl", [rows[0], break_solution(rows[1]), *rows[2:]])
+    write_samples(root / "replay" / "sft@seed=1-humaneval.jsonl",
+                  [rows[0], break_solution(rows[1]), break_solution(rows[2]), rows[3]])
+    config = run_config(root / "seeds.toml", model=str(tiny_model_dir()), variants=["base", "sft"],
+                        replay=str(root / "replay" / "{variant}-{benchmark}.jsonl"), benchmarks=TASKS,
+                        plugins={"sft": {"max_steps": 1, "batch_size": 2, "gradient_accumulation_steps": 1,
+                                         "max_length": 256}})
+    config.write_text("seeds = [0, 1]\n" + config.read_text())
+    output = root / "run"
+    result = run_cli("run", "--config", str(config), "--output", str(output), env=ENV)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return output, result
+
+
+def test_seeds_give_per_seed_artifacts_and_cells_with_a_spread(seeds_run):
+    run_dir, result = seeds_run
+    artifacts = {s: json.loads((run_dir / f"sft@seed={s}" / "artifact" / "artifact.json").read_text())
+                 for s in (0, 1)}
+    assert [artifacts[s]["config"]["seed"] for s in (0, 1)] == [0, 1]
+    assert artifacts[0]["cache_key"] != artifacts[1]["cache_key"]
+    assert not (run_dir / "base@seed=0").exists()  # base has no seed: one unit
+    board = json.loads((run_dir / "leaderboard.json").read_text())
+    cell = next(c for c in board["grid"]["cells"] if c["name"] == "sft" and c["metric"] == "HumanEval")
+    assert cell["seeds"] == 2 and cell["pass_at_1"] == pytest.approx(0.625)
+    assert cell["spread"] == pytest.approx(0.125 * 2 ** 0.5)  # sd of 0.75 and 0.5
+    assert "62.5 ± 17.7 (sd over 2 seeds)" in result.stdout
+    row = next(c for c in board["grid"]["comparisons"] if c["name"] == "sft" and c["reference"] == "base"
+               and c["metric"] == "HumanEval")
+    assert row["test"] == "bootstrap tasks×seeds" and row["delta"] == pytest.approx(-0.375)
+
+
+def test_the_gate_compares_per_instance_name(grid_run, tmp_path):
+    run_dir, _ = grid_run
+    baseline = json.loads((run_dir / "leaderboard.json").read_text())
+    name = GRID[0]
+    tasks = baseline["variants"][name]["HumanEval"]["tasks"]
+    assert tasks["HumanEval/1"] is False
+    # a baseline in which this one instance also solved HumanEval/1: only it differs, by one task (not significant)
+    tasks["HumanEval/1"] = True
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps(baseline))
+    result = run_cli("gate", "--baseline", str(path), "--current", str(run_dir), "--max-drop", "0")
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in result.stdout.splitlines()
+            if line.startswith("| ") and " | HumanEval | " in line}
+    assert set(rows) == {"Base", *GRID}, rows
+    assert "| 1 | 0 |" in rows[name] and rows[name].endswith("| ok |")
+    assert all("| 0 | 0 |" in rows[other] for other in GRID[1:])

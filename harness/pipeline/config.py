@@ -122,13 +122,19 @@ def default_benchmarks() -> list[BenchmarkSpec]:
     return [BenchmarkSpec(name) for name in benchmark_names() if BENCHMARKS.get(name).in_default_run]
 
 
+def plugin_table(config: RunConfig, name: str, plugin_cls: type, shared_extra: dict | None = None) -> dict:
+    """The layers of plugin `name`'s config as one table: `[training.shared]` (with `shared_extra` on top: a
+    grid's `training.shared.*` sweep values), restricted to the fields this plugin has, then `[plugins.<name>]`."""
+    names = {f.name for f in dataclasses.fields(plugin_cls.config_class)}
+    shared = {k: v for k, v in merge_tables(config.training.shared, shared_extra or {}).items() if k in names}
+    return merge_tables(shared, config.plugins.get(name, {}))
+
+
 def plugin_config(config: RunConfig, name: str, plugin_cls: type) -> Any:
     """The typed config of plugin `name`: `[training.shared]` (the fields this plugin has), then its own
-    `[plugins.<name>]` table on top. `train --config` and `run` both read it this way."""
-    names = {f.name for f in dataclasses.fields(plugin_cls.config_class)}
-    shared = {k: v for k, v in config.training.shared.items() if k in names}
-    return from_dict(plugin_cls.config_class, merge_tables(shared, config.plugins.get(name, {})),
-                     where=f"[plugins.{name}]")
+    `[plugins.<name>]` table on top. `train --config` and `run` both read it this way (a grid's instances add
+    their own layers on top: harness.pipeline.grid)."""
+    return from_dict(plugin_cls.config_class, plugin_table(config, name, plugin_cls), where=f"[plugins.{name}]")
 
 
 def check_plugin_tables(config: RunConfig, selected: list[type]) -> None:

@@ -5,7 +5,8 @@
     loss = { mask = "line" }
 
     [[sweep]]                      expands every instance it targets into one instance per value
-    variant = "fgit"               a plugin name (its instances), an instance name, or "*" (every trained variant)
+    variant = "fgit"               an instance name (a plain plugin variant is the instance of its name); a plugin
+                                   name no instance has: every instance of it; "*": every trained variant
     key = "loss.alpha"             a field of the plugin's config (dotted for nested tables) or training.shared.<f>
     values = [1.5, 2.0, 3.0]
 
@@ -31,7 +32,7 @@ from typing import Any
 
 from harness.core.config import from_dict, to_dict
 from harness.core.errors import BadInput
-from harness.pipeline.config import RunConfig, merge_tables
+from harness.pipeline.config import RunConfig, merge_tables, plugin_table
 
 SHARED_PREFIX = "training.shared."
 ALL = "*"
@@ -133,10 +134,11 @@ def flatten(table: dict, prefix: str = "") -> dict:
 
 def _sweeps(config: RunConfig, extra: list[dict]) -> list[Sweep]:
     sweeps = []
-    overridden = {(raw.get("variant"), raw.get("key")) for raw in extra}  # --sweep replaces the config's sweep
-    kept = [raw for raw in config.sweep if not isinstance(raw, dict) or (raw.get("variant"), raw.get("key"))
-            not in overridden]
-    for i, raw in enumerate([*kept, *extra]):
+    # a --sweep of the same variant and key replaces the config's sweep in its place (the names keep their order)
+    extra = {(raw["variant"], raw["key"]): raw for raw in extra}
+    merged = [extra.pop((raw.get("variant"), raw.get("key")), raw) if isinstance(raw, dict) else raw
+              for raw in config.sweep]
+    for i, raw in enumerate([*merged, *extra.values()]):
         where = f"[[sweep]] #{i + 1}"
         if not isinstance(raw, dict) or set(raw) - {"variant", "key", "values"}:
             raise BadInput(f"{where}: expected a table with variant, key, values")
@@ -186,7 +188,8 @@ def _targets(sweep: Sweep, instances: list[_Instance]) -> list[_Instance]:
 
     if sweep.variant == ALL:
         return [i for i in instances if PLUGINS.get(i.plugin).needs_data]
-    chosen = [i for i in instances if i.name == sweep.variant or i.plugin == sweep.variant]
+    chosen = [i for i in instances if i.name == sweep.variant]  # an instance by its name first,
+    chosen = chosen or [i for i in instances if i.plugin == sweep.variant]  # else every instance of the plugin
     if not chosen:
         raise BadInput(f"[[sweep]] variant {sweep.variant!r} is not a selected plugin or instance "
                        f"(selected: {', '.join(i.name for i in instances)})")
@@ -231,19 +234,18 @@ def expand(instances: list[_Instance], sweeps: list[Sweep]) -> list[_Instance]:
 def _resolve(config: RunConfig, instance: _Instance, seed: int | None) -> Any:
     from plugins.base import PLUGINS
 
-    cls = PLUGINS.get(instance.plugin).config_class
-    names = {f.name for f in dataclasses.fields(cls)}
-    shared = {k: v for k, v in merge_tables(config.training.shared, instance.shared).items() if k in names}
-    plugin_table = config.plugins.get(instance.plugin, {})
+    cls = PLUGINS.get(instance.plugin)
+    plugin_own = config.plugins.get(instance.plugin, {})
     for key in instance.shared:
-        if key in plugin_table or key in instance.own:
+        if key in plugin_own or key in instance.own:
             raise BadInput(f"sweep of training.shared.{key} has no effect on {instance.name}: its own table sets "
                            f"{key} (sweep {key} of the variant instead)")
-    table = merge_tables(merge_tables(merge_tables(shared, plugin_table), instance.own), instance.swept)
+    table = plugin_table(config, instance.plugin, cls, instance.shared)
+    table = merge_tables(merge_tables(table, instance.own), instance.swept)
     if seed is not None:
         table["seed"] = seed
     where = f"[variant.{instance.name}]" if instance.own else f"[plugins.{instance.plugin}]"
-    return from_dict(cls, table, where=where)
+    return from_dict(cls.config_class, table, where=where)
 
 
 def model_label(ref: str) -> str:

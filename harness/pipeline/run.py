@@ -29,7 +29,6 @@ from harness.pipeline.config import (
     BenchmarkSpec,
     RunConfig,
     check_plugin_tables,
-    plugin_config,
     training_data_path,
 )
 from harness.pipeline.stages import StageRecord, run_stage
