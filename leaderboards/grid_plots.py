@@ -53,7 +53,7 @@ def axis_plot(grid, axis: str, metric: str) -> str:
                    f"pass@1 on {metric} against {axis}")
     series: dict[str, list] = {}
     for r in table.itertuples(index=False):
-        name = r.name.split("[")[0] + "".join(f" {k}={v}" for k, v in r.others.items())
+        name = r.name.split("[")[0] + "".join(f" {k.rsplit('.', 1)[-1]}={v}" for k, v in r.others.items())
         series.setdefault(name, []).append(r)
     legend = []
     for i, (name, rows) in enumerate(series.items()):

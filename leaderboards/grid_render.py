@@ -33,13 +33,18 @@ def cell_text(pass_at_1: float, spread: float, low: float, high: float, seeds: i
     return text + f" [{percent(low)}, {percent(high)}]"
 
 
+def _several_models(grid) -> bool:
+    return len({model for _, model in grid.groups}) > 1
+
+
 def cell_rows(grid) -> tuple[list[str], list[list[str]]]:
     metrics = list(dict.fromkeys(grid.cells["metric"]))
-    header = ["Instance", "Model"] + metrics
+    models = _several_models(grid)
+    header = ["Instance"] + (["Model"] if models else []) + metrics
     lookup = {(r.name, r.model, r.metric): r for r in grid.cells.itertuples(index=False)}
     rows = []
     for name, model in grid.groups:
-        cells = [name, str(model or DASH)]
+        cells = [name] + ([str(model or DASH)] if models else [])
         for metric in metrics:
             r = lookup.get((name, model, metric))
             cells.append(DASH if r is None else cell_text(r.pass_at_1, r.spread, r.low, r.high, r.seeds))
@@ -54,12 +59,13 @@ def axis_rows(grid, axis: str, reference: str = "base") -> tuple[list[str], list
     others = []
     for entry in table["others"]:
         others += [k for k in entry if k not in others]
-    header = (["Metric", axis] + others + ["Instance", "Model", "Seeds", "pass@1 (%)",
+    models = _several_models(grid)
+    header = (["Metric", axis] + others + ["Instance"] + (["Model"] if models else []) + ["Seeds", "pass@1 (%)",
               f"Δ vs {REFERENCE_TITLES.get(reference, reference)} (pp)", "95% CI (pp)", "p", "Holm p", "MDE (pp)"])
     rows = []
     for r in table.itertuples(index=False):
         rows.append([r.metric, _value(r.value)] + [_value(r.others.get(k, DASH)) for k in others] + [
-            r.name, str(r.model or DASH), r.seeds,
+            r.name, *([str(r.model or DASH)] if models else []), r.seeds,
             cell_text(r.pass_at_1, r.spread, r.low, r.high, int(r.seeds.split("/")[0])),
             signed_pp(r.delta), f"[{signed_pp(r.delta_low)}, {signed_pp(r.delta_high)}]",
             f"{p_value_text(r.p_value)} ({r.test})", p_value_text(r.p_holm),

@@ -87,18 +87,6 @@ def test_a_two_by_two_sweep_trains_four_instances_sharing_the_teacher_variants(g
     assert passes == [True, False, True, True]
 
 
-def test_one_more_alpha_computes_only_the_new_instances(grid_setup, grid_run):
-    root, config = grid_setup
-    run_dir, _ = grid_run
-    result = run_cli("run", "--config", str(config), "--output", str(run_dir),
-                     "--sweep", "fgit:loss.alpha=1.5,3,2", env=ENV)
-    assert result.returncode == 0, result.stderr[-4000:]
-    stages = _manifest(run_dir)["stages"]
-    new = {f"fgit[loss.alpha=2.0,training.shared.lr_scheduler={s}]" for s in ("constant", "cosine")}
-    assert {s["variant"] for s in stages if not s["cached"]} == new
-    assert {s["variant"] for s in stages} == {"base", *GRID, *new}
-
-
 def _mde(differences: list[float]) -> float:
     """Miller (2024): (z_0.975 + z_0.8) · sqrt(ω² / n), ω² the population variance of the per-task differences."""
     from statistics import NormalDist, pvariance
@@ -196,3 +184,16 @@ def test_the_gate_compares_per_instance_name(grid_run, tmp_path):
     assert set(rows) == {"Base", *GRID}, rows
     assert "| 1 | 0 |" in rows[name] and rows[name].endswith("| ok |")
     assert all("| 0 | 0 |" in rows[other] for other in GRID[1:])
+
+
+def test_one_more_alpha_computes_only_the_new_instances(grid_setup, grid_run):
+    """Last in the file: it grows the shared run directory by two instances."""
+    root, config = grid_setup
+    run_dir, _ = grid_run
+    result = run_cli("run", "--config", str(config), "--output", str(run_dir),
+                     "--sweep", "fgit:loss.alpha=1.5,3,2", env=ENV)
+    assert result.returncode == 0, result.stderr[-4000:]
+    stages = _manifest(run_dir)["stages"]
+    new = {f"fgit[loss.alpha=2.0,training.shared.lr_scheduler={s}]" for s in ("constant", "cosine")}
+    assert {s["variant"] for s in stages if not s["cached"]} == new
+    assert {s["variant"] for s in stages} == {"base", *GRID, *new}
