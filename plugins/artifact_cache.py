@@ -41,9 +41,13 @@ def examples_digest(examples: list[TrainingExample]) -> str:
     return json_digest([[e.instruction, e.response, e.code, e.incorrect] for e in examples])
 
 
-def artifact_key(plugin: str, model: ModelSpec, examples: list[TrainingExample], config: Any) -> str:
-    return json_digest({"model": model.content_hash(), "data": examples_digest(examples), "plugin": plugin,
-                        "config": to_dict(config) if config is not None else None, "format": ARTIFACT_FORMAT})
+def artifact_key(plugin: str, model: ModelSpec, examples: list[TrainingExample], config: Any,
+                 resolved: dict | None = None) -> str:
+    fields = {"model": model.content_hash(), "data": examples_digest(examples), "plugin": plugin,
+              "config": to_dict(config) if config is not None else None, "format": ARTIFACT_FORMAT}
+    if resolved:  # only where a plugin resolves something: the keys of the others stay as they were
+        fields["resolved"] = resolved
+    return json_digest(fields)
 
 
 def _is_main_process() -> bool:
@@ -77,7 +81,7 @@ def train_cached(plugin_name: str, model: ModelSpec, examples: list[TrainingExam
     """
     plugin_cls = PLUGINS.get(plugin_name)
     root = cache_root(cache_dir)
-    key = artifact_key(plugin_name, model, examples, config)
+    key = artifact_key(plugin_name, model, examples, config, plugin_cls().resolved_inputs(model, config))
     final = lookup(key, root)
     cached = final is not None
     if final is None:

@@ -45,6 +45,12 @@ class TrainingPlugin(ABC):
         if "label" not in cls.__dict__ and "name" in cls.__dict__:
             cls.label = cls.name
 
+    def resolved_inputs(self, model: ModelSpec, config: Any) -> dict:
+        """What this plugin resolves at run time that its artifact depends on beyond model, data and config (e.g.
+        which embedding model a selection picks, a teacher's hash). Cheap, no training: it is part of the artifact
+        key and of a run's train stage key, so a different resolution is never reported cached."""
+        return {}
+
     @abstractmethod
     def train(self, model: ModelSpec, examples: list[TrainingExample], config: Any, output_dir: Path) -> Path:
         """Train and write the artifact into `output_dir`; return `output_dir`."""

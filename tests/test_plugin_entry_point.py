@@ -16,6 +16,7 @@ from tests.run_support import canonical_samples, write_samples
 
 PLUGIN = '''
 import json
+import os
 from dataclasses import dataclass, field
 
 from plugins.base import TrainingPlugin
@@ -34,12 +35,16 @@ class ToyMethod(TrainingPlugin):
     needs_data = True
     config_class = ToyMethodConfig
 
+    def resolved_inputs(self, model, config):
+        return {"choice": os.environ.get("TOY_CHOICE", "a")}  # what a selection resolved to on this machine
+
     def train(self, model, examples, config, output_dir):
         (output_dir / "artifact.json").write_text(json.dumps({
             "kind": "base", "plugin": self.name, "base_model": model.to_json(),
             "base_model_hash": model.content_hash()}))
         (output_dir / "toy.json").write_text(json.dumps({
-            "examples": len(examples), "scale": config.scale, "learning_rate": config.learning_rate}))
+            "examples": len(examples), "scale": config.scale, "learning_rate": config.learning_rate,
+            "choice": os.environ.get("TOY_CHOICE", "a")}))
         return output_dir
 '''
 
@@ -69,7 +74,7 @@ def test_entry_point_plugin_trains_through_train_and_run(tmp_path):
                    "--benchmarks", "none", "--config", str(config), "--output", str(tmp_path / "artifact"), env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads((tmp_path / "artifact" / "toy.json").read_text()) == {
-        "examples": 3, "scale": 2.5, "learning_rate": 0.001}
+        "examples": 3, "scale": 2.5, "learning_rate": 0.001, "choice": "a"}
 
     # a typo in its table is one line, exit 2, as for the built-in plugins
     (tmp_path / "bad.toml").write_text("[plugins.toymethod]\nscael = 1.0\n", encoding="utf-8")
@@ -86,8 +91,16 @@ def test_entry_point_plugin_trains_through_train_and_run(tmp_path):
     proc = run_cli("run", "--config", str(run_toml), "--output", str(tmp_path / "run"), env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads((tmp_path / "run" / "toymethod" / "artifact" / "toy.json").read_text()) == {
-        "examples": 2, "scale": 2.5, "learning_rate": 0.001}
+        "examples": 2, "scale": 2.5, "learning_rate": 0.001, "choice": "a"}
     # the leaderboard shows its label, in its declared order (after Base, order 0)
     table = [line for line in proc.stdout.splitlines() if line.startswith("| ")]  # header, rows (not |---|)
     labels = [line.split("|")[1].strip() for line in table[1:3]]
     assert labels == ["Base", "Toy method"], proc.stdout
+
+    # the train stage key holds what the plugin resolved: another resolution retrains, the same one is cached
+    proc = run_cli("run", "--config", str(run_toml), "--output", str(tmp_path / "run"), env={**env, "TOY_CHOICE": "b"})
+    assert proc.returncode == 0 and "toymethod: train: running" in proc.stderr, proc.stderr[-3000:]
+    assert "base: train: cached" in proc.stderr
+    assert json.loads((tmp_path / "run" / "toymethod" / "artifact" / "toy.json").read_text())["choice"] == "b"
+    proc = run_cli("run", "--config", str(run_toml), "--output", str(tmp_path / "run"), env={**env, "TOY_CHOICE": "b"})
+    assert proc.returncode == 0 and "toymethod: train: cached" in proc.stderr, proc.stderr[-3000:]

@@ -32,6 +32,8 @@ def register(subparsers) -> None:
                    "'*:training.shared.lr_scheduler=constant,cosine' (repeatable: sweeps multiply)")
     p.add_argument("--limit", type=int, default=None, help="a small slice: the first N tasks of every benchmark "
                    "and at most N training rows (on top of the config's own slices)")
+    p.add_argument("--cache-dir", default=None, help="cache root for every stage (default $FGIT_BENCH_CACHE or "
+                   "~/.cache/fgit-bench)")
     p.add_argument("--shard", default=None, help="i/n: generate and evaluate every n-th task only; join with merge")
     p.set_defaults(func=run)
 
@@ -59,13 +61,11 @@ def _apply_limit(config, limit: int | None) -> None:
 
 def run(args) -> int:
     from harness.pipeline.config import load_run_config
+    from harness.pipeline.grid import parse_sweep_option
     from harness.pipeline.publish import publish_leaderboard
-    from harness.pipeline.run import ComparisonRun, Shard
+    from harness.pipeline.run import ComparisonRun, Shard, stage_counts
 
     profile = args.profile or (None if args.config else "smoke")
-    from harness.pipeline.grid import parse_sweep_option
-    from harness.pipeline.run import stage_counts
-
     config = load_run_config(profile, args.config, _overrides(args))
     _apply_limit(config, args.limit)
     sweeps = [parse_sweep_option(text) for text in args.sweep]

@@ -15,6 +15,7 @@ With `--shard i/n` the per-benchmark files go to `<variant>/<benchmark>/shards/i
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -227,17 +228,22 @@ class ComparisonRun:
         return record
 
     def train(self, variant: str, model: dict) -> StageRecord:
+        from harness.models import resolve_model
         from plugins.artifact_cache import train_cached
 
         cls, unit = self.plugin_classes[variant], self.unit(variant)
         needs_data = cls.needs_data
+        # what the artifact key holds, as resolved now (the plugin's `resolved_inputs`), besides the training set
         inputs = {"plugin": unit.plugin, "model": model["hash"], "config": to_dict(self.plugin_configs[variant]),
                   "data": self.training_inputs() if needs_data else None}
+        resolved = cls().resolved_inputs(resolve_model(unit.model), self.plugin_configs[variant])
+        if resolved:
+            inputs["resolved"] = resolved
         out = self.run_dir / variant / "artifact"
 
         def work() -> dict:
-            from harness.models import resolve_model
-
+            if (out / "artifact.json").is_file():  # an earlier run's artifact (links into the cache): the inputs
+                shutil.rmtree(out)  # changed, so it is replaced, never mistaken for this one
             examples, extra = [], {}
             if needs_data:
                 examples, report = self.training_examples()
