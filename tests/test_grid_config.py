@@ -100,3 +100,14 @@ def test_a_malformed_sweep_option_is_one_line_and_exit_2(tmp_path):
     result = run_cli("run", "--profile", "smoke", "--output", str(tmp_path / "o"), "--sweep", "fgit-loss.alpha")
     assert result.returncode == 2 and "--sweep must look like" in result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
+
+
+def test_the_recorded_config_holds_the_grid_fields_only_when_used(tmp_path):
+    from harness.pipeline.config import config_record
+
+    path = tmp_path / "plain.toml"
+    path.write_text(BASE)
+    plain = config_record(load_run_config(None, str(path)))
+    assert "sweep" not in plain and "seeds" not in plain and plain["variant"]["fgit-line"]["plugin"] == "fgit"
+    path.write_text("seeds = [0, 1]\n" + BASE)
+    assert config_record(load_run_config(None, str(path)))["seeds"] == [0, 1]

@@ -70,6 +70,23 @@ class RunConfig:
     models: list[str] | None = None
 
 
+GRID_FIELDS = ("variant", "sweep", "seeds", "models")
+
+
+def config_record(config: RunConfig) -> dict:
+    """The config as a run records it (manifest `config`, `config_hash`). The grid fields are left out while they
+    are unset, so a plain comparison records exactly what it recorded before grids existed: its config hash, the
+    shard check of `merge` and the committed baselines stay comparable."""
+    from harness.core.config import to_dict
+
+    record = to_dict(config)
+    defaults = RunConfig()
+    for name in GRID_FIELDS:
+        if getattr(config, name) == getattr(defaults, name):
+            record.pop(name, None)
+    return record
+
+
 def merge_tables(base: dict, override: dict) -> dict:
     """`override` on top of `base`, recursively for nested tables."""
     out = dict(base)

@@ -26,6 +26,7 @@ import dataclasses
 import itertools
 import json
 import tomllib
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,8 +109,6 @@ def _field_exists(cls: type, key: str) -> bool:
         fields = {f.name: f for f in dataclasses.fields(cls)}
         if part not in fields:
             return False
-        import typing
-
         cls = typing.get_type_hints(cls).get(part)
     return True
 

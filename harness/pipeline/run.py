@@ -30,6 +30,7 @@ from harness.pipeline.config import (
     BenchmarkSpec,
     RunConfig,
     check_plugin_tables,
+    config_record,
     training_data_path,
 )
 from harness.pipeline.stages import StageRecord, run_stage
@@ -367,7 +368,7 @@ def write_manifest(run: ComparisonRun, model: dict, result: RunResult) -> Path:
                 pass
     manifest = {
         "format": "fgit-bench-run", "version": 1, "profile": run.profile,
-        "config": to_dict(run.config), "config_hash": json_digest(to_dict(run.config)),
+        "config": config_record(run.config), "config_hash": json_digest(config_record(run.config)),
         "shard": run.shard.label if run.shard else None,
         "model": model,
         "datasets": {p.label: {**p.dataset, "tasks": len(p.task_ids)} for p in run.plans},
