@@ -186,6 +186,22 @@ def test_the_gate_compares_per_instance_name(grid_run, tmp_path):
     assert all("| 0 | 0 |" in rows[other] for other in GRID[1:])
 
 
+@pytest.mark.slow
+def test_a_sharded_grid_merges_into_the_unsharded_result(grid_setup, grid_run, tmp_path):
+    from tests.run_support import leaderboard_numbers
+
+    _, config = grid_setup
+    output = tmp_path / "sharded"
+    for shard in ("1/2", "2/2"):
+        result = run_cli("run", "--config", str(config), "--output", str(output), "--shard", shard, env=ENV)
+        assert result.returncode == 0, result.stderr[-3000:]
+    merged = run_cli("merge", str(output))
+    assert merged.returncode == 0, merged.stderr[-2000:]
+    numbers, reference = leaderboard_numbers(output), leaderboard_numbers(grid_run[0])
+    assert numbers["variants"] == {k: v for k, v in reference["variants"].items() if k in numbers["variants"]}
+    assert set(numbers["variants"]) == {"base", *GRID}
+
+
 def test_one_more_alpha_computes_only_the_new_instances(grid_setup, grid_run):
     """Last in the file: it grows the shared run directory by two instances."""
     root, config = grid_setup
