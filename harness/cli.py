@@ -10,6 +10,7 @@ import sys
 import harness.commands
 from harness import __version__
 from harness.core.errors import EXIT_BAD_INPUT, EXIT_INFRA, FgitBenchError
+from harness.failures import report_unexpected
 
 
 class _Parser(argparse.ArgumentParser):
@@ -49,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         print("fgit-bench: error: out of memory", file=sys.stderr)
         return EXIT_INFRA
+    except Exception as exc:  # noqa: BLE001 - the exit-code contract: anything unexpected is exit 3, one line
+        return report_unexpected(exc, args)
     return int(code or 0)
 
 

@@ -7,18 +7,16 @@ inputs recomputes nothing, and identical solutions of different variants are exe
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import sys
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from harness import provenance
+from harness import cache_entry, outdir, provenance
 from harness.benchmarks import get_benchmark
 from harness.benchmarks.base import Benchmark, CheckJob, Dataset, Verdict
-from harness.core.atomic import write_json, write_jsonl
+from harness.core.atomic import json_bytes, jsonl_bytes
 from harness.core.data import cache_root, data_dir
 from harness.core.errors import BadInput
 from harness.core.hashing import file_digest, json_digest
@@ -81,7 +79,23 @@ def select_tasks(dataset: Dataset, samples: dict, tasks: list[str] | None, limit
     return chosen
 
 
+STATUSES = {"pass", "fail", "timeout"}
+
+
+def _verdict_from(value: dict) -> Verdict:
+    """A cached verdict, or ValueError/TypeError when it is not one (the envelope turns that into a miss)."""
+    verdict = Verdict(**value)
+    if verdict.base_status not in STATUSES or verdict.plus_status not in STATUSES | {None}:
+        raise ValueError(f"status {verdict.base_status!r}/{verdict.plus_status!r}")
+    if not (isinstance(verdict.base_fail_tests, list) and isinstance(verdict.plus_fail_tests, list)
+            and isinstance(verdict.detail, str)):
+        raise ValueError("malformed fields")
+    return verdict
+
+
 class VerdictCache:
+    """One enveloped file per verdict (key + checksum): a damaged or tampered entry is a miss, rechecked."""
+
     def __init__(self, root: Path):
         self.root = root
 
@@ -89,13 +103,10 @@ class VerdictCache:
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> Verdict | None:
-        try:
-            return Verdict(**json.loads(self._path(key).read_text()))
-        except (FileNotFoundError, json.JSONDecodeError, TypeError):
-            return None
+        return cache_entry.read_json(self._path(key), key, "verdict", validate=_verdict_from)
 
     def put(self, key: str, verdict: Verdict) -> None:
-        write_json(self._path(key), asdict(verdict), indent=None)
+        cache_entry.write_json(self._path(key), key, asdict(verdict))
 
 
 def evaluate(cfg: EvaluateConfig, sandbox: Sandbox | None = None, quiet: bool = False,
@@ -111,14 +122,15 @@ def evaluate(cfg: EvaluateConfig, sandbox: Sandbox | None = None, quiet: bool = 
     if output.exists() and not output.is_dir():
         raise BadInput(f"--output {output} exists and is not a directory")
 
-    own_sandbox = sandbox is None
-    sandbox = sandbox or make_sandbox(cfg.sandbox, jobs=cfg.jobs, environment=benchmark.environment,
-                                      limits=benchmark.sandbox_limits(), announce=not quiet)
-    try:
-        summary = _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet)
-    finally:
-        if own_sandbox:
-            sandbox.close()
+    with outdir.locked(output):  # a second writer of this directory gets exit 2, naming our pid
+        own_sandbox = sandbox is None
+        sandbox = sandbox or make_sandbox(cfg.sandbox, jobs=cfg.jobs, environment=benchmark.environment,
+                                          limits=benchmark.sandbox_limits(), announce=not quiet)
+        try:
+            summary = _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet)
+        finally:
+            if own_sandbox:
+                sandbox.close()
     return summary
 
 
@@ -137,7 +149,11 @@ def _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet
     context = verdict_context(benchmark, dataset, sandbox)
     cache = VerdictCache(cache_root() / "verdicts")
     solutions = {t: benchmark.postprocess(samples[t], dataset.problems[t]) for t in task_ids}
-    keys = {t: json_digest({**context, "task_id": t, "solution": solutions[t]}) for t in task_ids}
+    # The oracle (ground truth) first, from its own cache: a verdict is keyed by the ground truth it was judged
+    # against, so a repaired or recomputed ground truth never reuses verdicts judged against the old one.
+    oracle = benchmark.prepare(dataset, task_ids, sandbox, cache_root())
+    keys = {t: json_digest({**context, "task_id": t, "solution": solutions[t],
+                            "ground_truth": benchmark.oracle_digest(oracle, t)}) for t in task_ids}
 
     # The ground-truth gate (before scoring): its jobs share the pool with the checks.
     plan = benchmark.gate_plan(dataset, task_ids, sandbox, cache_root())
@@ -150,8 +166,7 @@ def _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet
     todo = [t for t in task_ids if t not in verdicts]
     same_as_gate = 0  # checks whose job was the gate's own (a sample identical to the canonical solution)
     if todo or (plan is not None and plan.jobs):
-        sandbox.warm_up()  # workers start while the ground truth and payloads are prepared
-        oracle = benchmark.prepare(dataset, todo, sandbox, cache_root()) if todo else None
+        sandbox.warm_up()  # workers start while the payloads are prepared
         jobs = {t: benchmark.check_job(dataset, oracle, t, solutions[t]) for t in todo}
         progress = _Progress(len(todo), quiet)
         for task_id, result, reused in _run_checks(sandbox, jobs, plan):
@@ -163,8 +178,6 @@ def _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet
         progress.close()
     excluded = plan.finish() if plan is not None else {}
 
-    if cfg.overwrite and output.exists():
-        shutil.rmtree(output)
     return _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandbox_info, output,
                           executed=len(todo) - same_as_gate, quiet=quiet, excluded=excluded,
                           same_as_gate=same_as_gate)
@@ -258,9 +271,9 @@ def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandb
     own = benchmark.eval_results(dataset, task_ids, solutions, verdicts, excluded, pass_at_k)
     if own is not None:  # the upstream harness's own schema, with our provenance
         results = {**own, "provenance": prov}
-    output.mkdir(parents=True, exist_ok=True)
-    write_jsonl(output / "results.jsonl", rows)
-    write_json(output / "eval_results.json", results)
+    # Both files appear together (one directory swap): a reader never pairs one run's rows with another's summary.
+    outdir.publish(output, {"results.jsonl": jsonl_bytes(rows), "eval_results.json": json_bytes(results)},
+                   keep_others=not cfg.overwrite)
     summary = EvaluateSummary(benchmark.name, n, base_pass, plus_pass, executed, str(output), len(excluded))
     if not quiet:
         total = len(task_ids)

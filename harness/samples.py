@@ -8,6 +8,17 @@ from pathlib import Path
 from harness.core.errors import BadInput
 
 
+def check_text(where: str, key: str, value) -> None:
+    """A string field must be valid Unicode: "\\ud800" in JSON parses, but no program text can hold it."""
+    if not isinstance(value, str):
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise BadInput(f"{where}: {key} holds a lone surrogate at character {exc.start} (not valid Unicode text)") \
+            from None
+
+
 def read_samples(path: str | Path, known_tasks: dict) -> dict[str, dict]:
     """task_id -> sample row. Every problem is bad input with one clear line; greedy means one sample per task."""
     path = Path(path)
@@ -26,6 +37,8 @@ def read_samples(path: str | Path, known_tasks: dict) -> dict[str, dict]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise BadInput(f"{where}: not a JSON line ({exc.msg})") from None
+        except RecursionError:
+            raise BadInput(f"{where}: JSON nested too deeply") from None
         if not isinstance(row, dict):
             raise BadInput(f"{where}: expected a JSON object, got {type(row).__name__}")
         task_id = row.get("task_id")
@@ -38,6 +51,7 @@ def read_samples(path: str | Path, known_tasks: dict) -> dict[str, dict]:
         for key in ("solution", "completion"):
             if row.get(key) is not None and not isinstance(row[key], str):
                 raise BadInput(f"{where}: {key} must be a string")
+            check_text(where, key, row.get(key))
         if row.get("solution") is None and row.get("completion") is None:
             raise BadInput(f"{where}: neither solution nor completion")
         samples[task_id] = row

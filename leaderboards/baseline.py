@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import outdir
 from harness.core import __version__
 from harness.core.errors import BadInput
 from harness.core.hashing import json_digest
@@ -159,6 +160,8 @@ def pass_table_from_json(path: str | Path) -> PassTable:
         raise BadInput(f"cannot read {path}: {exc.strerror}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _bad(path, f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise _bad(path, "JSON nested too deeply") from None
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise _bad(
             path, f"not a {FORMAT} file (write one with `fgit-bench leaderboard RUN_DIR --format json`)"
@@ -192,6 +195,7 @@ def load_pass_table(path: str | Path) -> PassTable:
     """A baseline or current side for the gate: a run directory or a leaderboard JSON export."""
     path = Path(path)
     if path.is_dir():
+        outdir.refuse_if_in_use(path)  # a run still writing: its results may be half there
         return pass_table_from_run(path)
     if not path.exists():
         raise BadInput(f"{path} does not exist")

@@ -3,7 +3,11 @@
 A (variant, metric) regresses when its pass@1 on the tasks both sides scored drops by more than `max_drop_pp`
 percentage points AND the exact two-sided McNemar test on those tasks gives p < alpha. Both conditions: the
 first ignores significant but negligible drops on large benchmarks, the second ignores noise on small slices.
-Tasks only one side scored (new, removed or excluded tasks) are listed and left out of the comparison.
+
+The gate fails closed: every (variant, metric) series and every scored task of the baseline must be scored in the
+current run, else the run is incomplete and the gate exits 1 listing what is missing (a crash half-way must never
+go green). A task the baseline scored and the current run excludes (its ground truth fails now) counts as
+missing. `allow_missing` turns that into a warning. Tasks only the current run scored are listed and ignored.
 """
 
 from __future__ import annotations
@@ -91,14 +95,32 @@ class GateReport:
     max_drop_pp: float
     alpha: float
     rows: list[GateRow]
+    allow_missing: bool = False
+    newly_excluded: dict[str, list[str]] = field(default_factory=dict)  # series name → tasks excluded now
 
     @property
     def regressions(self) -> list[GateRow]:
         return [r for r in self.rows if r.regression]
 
     @property
+    def missing(self) -> list[GateRow]:
+        """Series absent from the current run, or with baseline tasks the current run did not score."""
+        return [r for r in self.rows if r.missing == "current" or (r.missing is None and r.only_baseline)]
+
+    @property
+    def incomplete(self) -> bool:
+        return bool(self.missing) and not self.allow_missing
+
+    @property
     def exit_code(self) -> int:
-        return EXIT_REGRESSION if self.regressions else EXIT_OK
+        return EXIT_REGRESSION if self.regressions or self.incomplete else EXIT_OK
+
+    def missing_summary(self) -> str:
+        """One line: what the current run lacks, e.g. `sft (all), base/MBPP+ (2 tasks)`."""
+        parts = []
+        for r in self.missing:
+            parts.append(f"{r.name} (whole series)" if r.missing else f"{r.name} ({len(r.only_baseline)} tasks)")
+        return ", ".join(parts)
 
     @property
     def markdown(self) -> str:
@@ -123,6 +145,7 @@ def compare_tables(
     current: PassTable,
     max_drop_pp: float = DEFAULT_MAX_DROP_PP,
     alpha: float = DEFAULT_ALPHA,
+    allow_missing: bool = False,
 ) -> GateReport:
     _check_thresholds(max_drop_pp, alpha)
     keys = baseline.tasks.keys() | current.tasks.keys()
@@ -153,7 +176,14 @@ def compare_tables(
             f"baseline {baseline.source} and current {current.source} share no scored "
             "(variant, metric, task): nothing to compare"
         )
-    return GateReport(baseline.source, current.source, max_drop_pp, alpha, rows)
+    newly_excluded = {}
+    for r in rows:
+        now = current.excluded.get((r.variant, r.metric), set())
+        before = baseline.excluded.get((r.variant, r.metric), set())
+        tasks = [t for t in r.only_baseline if t in now and t not in before]
+        if tasks:
+            newly_excluded[r.name] = tasks
+    return GateReport(baseline.source, current.source, max_drop_pp, alpha, rows, allow_missing, newly_excluded)
 
 
 def run_gate(
@@ -161,12 +191,13 @@ def run_gate(
     current_run_dir: str | os.PathLike,
     max_drop_pp: float = DEFAULT_MAX_DROP_PP,
     alpha: float = DEFAULT_ALPHA,
+    allow_missing: bool = False,
 ) -> GateReport:
     """Baseline: a leaderboard JSON export or a run directory; current: a run directory (or an export)."""
     _check_thresholds(max_drop_pp, alpha)
     baseline = load_pass_table(Path(baseline_path))
     current = load_pass_table(Path(current_run_dir))
-    return compare_tables(baseline, current, max_drop_pp, alpha)
+    return compare_tables(baseline, current, max_drop_pp, alpha, allow_missing)
 
 
 def _pct(value: float) -> str:
@@ -183,22 +214,34 @@ def _ids(tasks: list[str]) -> str:
     return shown + more
 
 
-def render_markdown(report: GateReport) -> str:
+def _verdict(report: GateReport) -> str:
     count = len(report.regressions)
-    verdict = f"FAIL: {count} regression{'s' if count > 1 else ''}" if count else "PASS"
+    parts = [f"{count} regression{'s' if count > 1 else ''}"] if count else []
+    if report.incomplete:
+        parts.append(f"incomplete run ({len(report.missing)} series missing or short)")
+    if parts:
+        return "FAIL: " + ", ".join(parts)
+    return "PASS (incomplete run allowed by --allow-missing)" if report.missing else "PASS"
+
+
+def render_markdown(report: GateReport) -> str:
     lines = [
-        f"## fgit-bench regression gate: {verdict}",
+        f"## fgit-bench regression gate: {_verdict(report)}",
         "",
         f"Baseline `{report.baseline}` vs current `{report.current}`. A regression is a pass@1 drop on the paired "
-        f"tasks of more than {report.max_drop_pp:g} pp with exact McNemar p < {report.alpha:g}.",
+        f"tasks of more than {report.max_drop_pp:g} pp with exact McNemar p < {report.alpha:g}; every series and "
+        "task of the baseline must be scored in the current run.",
         "",
         "| Variant | Metric | Paired tasks | Baseline % | Current % | Drop (pp) | Lost | Gained | McNemar p | Verdict |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    missing = {r.name for r in report.missing}
     for r in report.rows:
         if not r.compared:
             continue
         verdict = "**REGRESSION**" if r.regression else "ok"
+        if r.name in missing:
+            verdict += f", {len(r.only_baseline)} task(s) missing"
         lines.append(
             f"| {variant_label(r.variant)} | {r.metric} | {r.paired} | {_pct(r.baseline_rate)} | "
             f"{_pct(r.current_rate)} | {r.drop_pp + 0.0:.1f} | {len(r.lost)} | {len(r.gained)} | "
@@ -207,40 +250,36 @@ def render_markdown(report: GateReport) -> str:
     if report.regressions:
         lines += ["", "### Regressions", ""]
         lines += [f"- {r.name}: lost {_ids(r.lost)}" for r in report.regressions]
-    skipped = [r for r in report.rows if not r.compared]
+    if report.missing:
+        title = "Missing from the current run" + (" (allowed by --allow-missing)" if report.allow_missing else "")
+        lines += ["", f"### {title}", ""]
+        for r in report.missing:
+            if r.missing:
+                lines.append(f"- {r.name}: the whole series (only in the baseline)")
+                continue
+            newly = report.newly_excluded.get(r.name, [])
+            note = f"; {len(newly)} newly excluded by the ground-truth gate ({_ids(newly)})" if newly else ""
+            lines.append(f"- {r.name}: {len(r.only_baseline)} of the baseline's tasks not scored "
+                         f"({_ids(r.only_baseline)}){note}")
+    skipped = [r for r in report.rows if not r.compared and r.name not in missing]
     if skipped:
         lines += ["", "### Not compared", ""]
         for r in skipped:
-            reason = (
-                f"only in the {'baseline' if r.missing == 'current' else 'current run'}"
-                if r.missing
-                else "no task scored on both sides"
-            )
+            reason = "only in the current run" if r.missing == "baseline" else "no task scored on both sides"
             lines.append(f"- {r.name}: {reason}")
-    one_sided = [r for r in report.rows if r.compared and (r.only_baseline or r.only_current)]
-    if one_sided:
-        lines += ["", "### Tasks on one side only (ignored)", ""]
-        for r in one_sided:
-            parts = []
-            if r.only_baseline:
-                parts.append(f"{len(r.only_baseline)} only in the baseline ({_ids(r.only_baseline)})")
-            if r.only_current:
-                parts.append(f"{len(r.only_current)} only in the current run ({_ids(r.only_current)})")
-            lines.append(f"- {r.name}: " + "; ".join(parts))
+    new_tasks = [r for r in report.rows if r.compared and r.only_current]
+    if new_tasks:
+        lines += ["", "### Tasks only in the current run (ignored)", ""]
+        for r in new_tasks:
+            lines.append(f"- {r.name}: {len(r.only_current)} only in the current run ({_ids(r.only_current)})")
     return "\n".join(lines) + "\n"
 
 
 def render_junit(report: GateReport) -> str:
-    """One testcase per (variant, metric): a failure for a regression, skipped when not compared."""
+    """One testcase per (variant, metric): a failure for a regression or a missing series/task (unless allowed),
+    skipped when not compared."""
     cases = report.rows
-    suite = ET.Element(
-        "testsuite",
-        name="fgit-bench-gate",
-        tests=str(len(cases)),
-        failures=str(len(report.regressions)),
-        errors="0",
-        skipped=str(sum(not r.compared for r in cases)),
-    )
+    suite = ET.Element("testsuite", name="fgit-bench-gate", tests=str(len(cases)), errors="0")
     properties = ET.SubElement(suite, "properties")
     for name, value in (
         ("baseline", report.baseline),
@@ -249,8 +288,15 @@ def render_junit(report: GateReport) -> str:
         ("alpha", f"{report.alpha:g}"),
     ):
         ET.SubElement(properties, "property", name=name, value=value)
+    missing = {r.name for r in report.missing}
     for r in cases:
         case = ET.SubElement(suite, "testcase", classname=f"gate.{r.variant}", name=r.metric)
+        if r.name in missing and not report.allow_missing:
+            what = "the whole series" if r.missing else f"{len(r.only_baseline)} of the baseline's tasks"
+            failure = ET.SubElement(case, "failure", message=f"{r.name}: {what} missing from the current run",
+                                    type="missing")
+            failure.text = "missing tasks:\n" + "\n".join(r.only_baseline)
+            continue
         if not r.compared:
             ET.SubElement(
                 case, "skipped", message=f"{r.name}: not compared (missing in {r.missing or 'both'})"
@@ -265,6 +311,8 @@ def render_junit(report: GateReport) -> str:
             failure.text = "lost tasks:\n" + "\n".join(r.lost)
         else:
             ET.SubElement(case, "system-out").text = summary
+    suite.set("failures", str(len(suite.findall("testcase/failure"))))
+    suite.set("skipped", str(len(suite.findall("testcase/skipped"))))
     root = ET.Element(
         "testsuites",
         name="fgit-bench gate",

@@ -81,6 +81,8 @@ def _parse_row(raw: bytes, where: str) -> dict:
         row = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadInput(f"{where}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise BadInput(f"{where}: JSON nested too deeply") from None
     if not isinstance(row, dict):
         raise BadInput(f"{where}: expected a JSON object per line")
     for key in ("task_id", "base_pass"):
@@ -216,6 +218,8 @@ def read_manifest(run_dir: str | Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInput(f"{path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadInput(f"{path} is not valid JSON: nested too deeply") from None
     if not isinstance(manifest, dict):
         raise BadInput(f"{path} must hold a JSON object")
     return manifest

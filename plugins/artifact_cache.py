@@ -6,6 +6,8 @@ Layout under the cache root ($FGIT_BENCH_CACHE, default ~/.cache/fgit-bench):
     artifacts/<key>/            finished artifact (artifact.json + model/ or adapter/ + train_log.jsonl ...)
     artifacts/<key>.partial/    the run in progress; trainer checkpoints there let a killed run resume
     artifacts/<key>.lock        held while one process trains that key
+    artifacts/<key>/cache_entry.json   the envelope (harness/cache_entry.py): key + size and sha256 of every file;
+                                a lookup that does not verify is a miss, the damaged directory is moved aside
 
 A finished artifact appears by one `rename`, so a crash never leaves a half artifact under `<key>/`.
 `--output DIR` receives the artifact as a directory of hard links to the cached files (a copy where the
@@ -23,11 +25,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from harness import cache_entry
 from harness.core.atomic import write_json
 from harness.core.config import to_dict
 from harness.core.data import cache_root  # the one cache root (callers import it from here too)
 from harness.core.errors import BadInput
-from harness.core.hashing import json_digest
+from harness.core.hashing import file_digest, json_digest
 from harness.models import ARTIFACT_MANIFEST, ModelSpec
 from plugins.base import PLUGINS, TrainingExample
 
@@ -65,9 +68,45 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def lookup(key: str, root: Path) -> Path | None:
+ENTRY_FILE = "cache_entry.json"
+
+
+def _file_table(directory: Path) -> dict[str, list]:
+    """relative path → [size, sha256] of every file of an artifact but the envelope itself."""
+    return {str(p.relative_to(directory)): [p.stat().st_size, file_digest(p)]
+            for p in sorted(directory.rglob("*")) if p.is_file() and p.name != ENTRY_FILE}
+
+
+def seal(directory: Path, key: str) -> None:
+    cache_entry.write_json(directory / ENTRY_FILE, key, {"files": _file_table(directory)})
+
+
+def verify(directory: Path, key: str) -> bool:
+    """The artifact's files are exactly those its envelope recorded under `key`, byte for byte."""
+    recorded = cache_entry.read_json(directory / ENTRY_FILE, key, "artifact")
+    if not isinstance(recorded, dict) or ARTIFACT_MANIFEST not in recorded.get("files", {}):
+        if recorded is not None:
+            cache_entry.report_damage("artifact", directory / ENTRY_FILE, "no manifest recorded")
+        return False
+    if _file_table(directory) != recorded["files"]:
+        cache_entry.report_damage("artifact", directory, "files differ from their checksums")
+        return False
+    return True
+
+
+def lookup(key: str, root: Path, discard_damaged: bool = False) -> Path | None:
+    """The finished artifact of `key`, verified; a damaged one is a miss (and moved away when asked: the caller
+    holds the key's lock and retrains it)."""
     final = root / "artifacts" / key
-    return final if (final / ARTIFACT_MANIFEST).is_file() else None
+    if not final.is_dir():
+        return None
+    if verify(final, key):
+        return final
+    if discard_damaged:
+        aside = final.with_name(f"{key}.damaged-{os.getpid()}")
+        os.rename(final, aside)
+        shutil.rmtree(aside, ignore_errors=True)
+    return None
 
 
 def train_cached(plugin_name: str, model: ModelSpec, examples: list[TrainingExample], config: Any, *,
@@ -88,7 +127,7 @@ def train_cached(plugin_name: str, model: ModelSpec, examples: list[TrainingExam
         artifacts = root / "artifacts"
         lock = _locked(artifacts / f"{key}.lock") if _is_main_process() else contextlib.nullcontext()
         with lock:
-            final = lookup(key, root)  # another process may have finished it while we waited
+            final = lookup(key, root, discard_damaged=True)  # another process may have finished it meanwhile
             cached = final is not None
             if final is None:
                 final = _train_into_cache(plugin_cls, key, artifacts, model, examples, config, extra_files)
@@ -113,6 +152,7 @@ def _train_into_cache(plugin_cls, key: str, artifacts: Path, model: ModelSpec, e
     manifest.update({"cache_key": key, "plugin": plugin_cls.name, "extra_files": sorted(extra_files or {})})
     write_json(manifest_path, manifest)
     shutil.rmtree(work / "checkpoints", ignore_errors=True)  # optimizer states: only needed to resume
+    seal(work, key)
     final = artifacts / key
     os.rename(work, final)
     return final

@@ -174,7 +174,7 @@ def test_improvement_is_never_a_regression(baseline, tmp_path):
     assert all(r.drop_pp < 0 and r.p_value < 1e-6 for r in report.rows)
 
 
-def test_tasks_on_one_side_are_reported_and_ignored(baseline, tmp_path):
+def test_tasks_on_one_side_are_reported_missing_ones_fail(baseline, tmp_path):
     base_dir, outcomes = baseline
     changed = copy_outcomes(outcomes)
     humaneval = changed[("fgit", "humaneval")]
@@ -184,27 +184,39 @@ def test_tasks_on_one_side_are_reported_and_ignored(baseline, tmp_path):
     humaneval.update({f"HumanEval/new{i}": (False, False) for i in range(3)})
     current = write_run(tmp_path / "current", changed, excluded={"Mbpp/7"})
     report = run_gate(base_dir, current, max_drop_pp=1.0, alpha=0.05)
-    assert report.exit_code == 0  # the new failing tasks are not compared
+    assert report.exit_code == 1  # removed tasks and the newly excluded one: the run is incomplete
+    assert {r.name for r in report.missing} == {"fgit/HumanEval", "fgit/HumanEval+"} | {
+        f"{v}/{m}" for v in ("base", "sft", "fgit") for m in ("MBPP", "MBPP+")}
+    assert report.newly_excluded["sft/MBPP+"] == ["Mbpp/7"]
+    assert run_gate(base_dir, current, max_drop_pp=1.0, alpha=0.05, allow_missing=True).exit_code == 0
     row = next(r for r in report.rows if (r.variant, r.metric) == ("fgit", "HumanEval"))
     assert row.paired == N_HUMANEVAL - 5
     assert row.only_baseline == removed
     assert row.only_current == ["HumanEval/new0", "HumanEval/new1", "HumanEval/new2"]
     mbpp = next(r for r in report.rows if (r.variant, r.metric) == ("sft", "MBPP+"))
     assert mbpp.only_baseline == ["Mbpp/7"] and mbpp.paired == N_MBPP - 1  # excluded now: not scored
-    assert "5 only in the baseline" in report.markdown and "3 only in the current run" in report.markdown
+    assert "5 of the baseline's tasks not scored" in report.markdown
+    assert "3 only in the current run" in report.markdown
+    assert "1 newly excluded by the ground-truth gate (`Mbpp/7`)" in report.markdown
 
 
-def test_missing_variant_is_reported_not_compared(baseline, tmp_path):
+def test_missing_variant_fails_unless_allowed(baseline, tmp_path):
     base_dir, outcomes = baseline
     current = tmp_path / "current"
     shutil.copytree(base_dir, current)
     shutil.rmtree(current / "sft")
     report = run_gate(base_dir, current, max_drop_pp=1.0, alpha=0.05)
-    assert report.exit_code == 0
+    assert report.exit_code == 1 and not report.regressions
     skipped = [r for r in report.rows if not r.compared]
     assert {(r.variant, r.missing) for r in skipped} == {("sft", "current")}
-    assert "- sft/HumanEval: only in the baseline" in report.markdown
-    assert int(ET.fromstring(report.to_junit()).find("testsuite").get("skipped")) == 4
+    assert "- sft/HumanEval: the whole series (only in the baseline)" in report.markdown
+    suite = ET.fromstring(report.to_junit()).find("testsuite")
+    assert int(suite.get("failures")) == 4 and int(suite.get("skipped")) == 0
+    allowed = run_gate(base_dir, current, max_drop_pp=1.0, alpha=0.05, allow_missing=True)
+    assert allowed.exit_code == 0
+    assert "PASS (incomplete run allowed by --allow-missing)" in allowed.markdown
+    suite = ET.fromstring(allowed.to_junit()).find("testsuite")
+    assert int(suite.get("failures")) == 0 and int(suite.get("skipped")) == 4
 
 
 def test_cli_with_json_baseline_junit_and_step_summary(baseline, tmp_path, monkeypatch, capsys):

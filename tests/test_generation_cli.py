@@ -84,7 +84,7 @@ def test_ctrl_c_keeps_finished_tasks_and_the_rerun_generates_only_the_rest(tmp_p
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + 600
-    while not list(cache.glob("outputs/*/*.json")):
+    while not list(cache.glob("generations/outputs/*/*.json")):
         assert proc.poll() is None, proc.communicate()[1]
         assert time.monotonic() < deadline
         time.sleep(0.05)
@@ -92,7 +92,7 @@ def test_ctrl_c_keeps_finished_tasks_and_the_rerun_generates_only_the_rest(tmp_p
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and not out.exists()
-    saved = len(list(cache.glob("outputs/*/*.json")))
+    saved = len(list(cache.glob("generations/outputs/*/*.json")))
     assert 1 <= saved < 6
 
     import torch
@@ -106,7 +106,7 @@ def test_ctrl_c_keeps_finished_tasks_and_the_rerun_generates_only_the_rest(tmp_p
     rows = read_jsonl(out)
     assert [r["task_id"] for r in rows] == [f"HumanEval/{i}" for i in range(6)]
     assert sum(r["cached"] for r in rows) == saved  # finished tasks were not generated again
-    assert len(list(cache.glob("outputs/*/*.json"))) == 6  # and nothing is stored twice
+    assert len(list(cache.glob("generations/outputs/*/*.json"))) == 6  # and nothing is stored twice
 
 
 def test_unknown_model_path_is_bad_input(tmp_path, capsys):

@@ -28,3 +28,14 @@ def test_a_broken_contract_is_reported(tmp_path):
                           stdin=subprocess.DEVNULL)
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "probe BROKEN" in proc.stdout and "harness.pipeline" in proc.stdout
+
+
+def test_looking_up_every_plugin_does_not_import_torch():
+    # a fully cached run needs the plugins' classes and configs only; torch loads when training starts (issue 12)
+    code = ("import sys; from plugins.base import PLUGINS\nfor n in PLUGINS.names(): PLUGINS.get(n).config_class()\n"
+            "import harness.benchmarks, harness.generation\nprint(sorted(m for m in ('torch', 'transformers', 'trl')"
+            " if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300,
+                          stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]", proc.stdout

@@ -144,6 +144,11 @@ class Benchmark(ABC):
     def prepare(self, dataset: Dataset, task_ids: list[str], sandbox: Sandbox, cache_dir: Path) -> Any:
         """Build the oracle for `task_ids` (e.g. ground-truth outputs and times, measured in `sandbox`)."""
 
+    def oracle_digest(self, oracle: Any, task_id: str) -> str | None:
+        """A hash of the oracle's content for `task_id` (None: the check uses no per-task oracle). It is part of
+        the verdict cache key, so a verdict judged against other ground truth is never reused."""
+        return None
+
     @abstractmethod
     def check_job(self, dataset: Dataset, oracle: Any, task_id: str, solution: str) -> CheckJob: ...
 

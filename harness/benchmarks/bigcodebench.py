@@ -29,8 +29,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from harness import cache_entry
 from harness.benchmarks.base import BENCHMARKS, Benchmark, CheckJob, Dataset, GatePlan, Verdict
-from harness.core.atomic import write_json
 from harness.core.data import find_release_file
 from harness.core.errors import InfraError
 from harness.core.hashing import json_digest
@@ -245,10 +245,9 @@ class _GroundTruthRun(GatePlan):
                            "limits": benchmark.limits_key(), "sandbox_limits": sandbox.describe().get("limits"),
                            "format": GT_FORMAT})[:16]
         self.cache_file = cache_dir / "groundtruth" / f"{dataset.name}-{dataset.hash}-{key}.json"
-        try:
-            self.cached = json.loads(self.cache_file.read_text())
-        except (OSError, json.JSONDecodeError):
-            self.cached = {}  # missing or damaged: recomputed, never trusted
+        self.key = key
+        # enveloped (key + checksum): missing or damaged is recomputed, never trusted
+        self.cached = cache_entry.read_json(self.cache_file, key, "ground-truth", validate=_gt_entries) or {}
         self.benchmark, self.task_ids = benchmark, task_ids
         self.jobs = {t: CheckJob("bigcodebench_check",
                                  benchmark._payload(dataset.problems[t], benchmark.canonical_program(
@@ -266,7 +265,7 @@ class _GroundTruthRun(GatePlan):
             self._save()
 
     def _save(self) -> None:
-        write_json(self.cache_file, self.cached, indent=None)
+        cache_entry.write_json(self.cache_file, self.key, self.cached)
         self._unsaved = 0
 
     def ground_truth(self) -> dict:
@@ -285,6 +284,14 @@ def _measured_durations() -> dict[str, float]:
         return json.loads(DURATIONS_FILE.read_text())["seconds"]
     except (OSError, ValueError, KeyError):  # a damaged hints file costs ordering, nothing else
         return {}
+
+
+def _gt_entries(value) -> dict:
+    if not isinstance(value, dict) or not all(
+            isinstance(e, dict) and isinstance(e.get("status"), str)
+            and isinstance(e.get("seconds"), (int, float)) for e in value.values()):
+        raise ValueError("not ground-truth entries")
+    return value
 
 
 def _gt_entry(result: JobResult) -> dict:

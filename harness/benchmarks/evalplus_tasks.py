@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from harness import cache_entry
 from harness.benchmarks.base import BENCHMARKS, Benchmark, CheckJob, Dataset, Verdict
-from harness.core.atomic import write_bytes
 from harness.core.data import find_release_file
 from harness.core.errors import InfraError
 from harness.core.hashing import text_digest
@@ -49,16 +50,17 @@ class EvalPlusBenchmark(Benchmark):
         return False
 
     def prepare(self, dataset: Dataset, task_ids: list[str], sandbox: Sandbox, cache_dir: Path) -> dict:
-        """Ground truth for `task_ids`, from the cache or computed in the sandbox (only the missing tasks)."""
+        """Ground truth for `task_ids`, from the cache or computed in the sandbox (only the missing tasks).
+
+        The cache file is one envelope (key + checksum, checked before anything is decoded) around task id →
+        that task's encoded ground truth, so each task's digest is the hash of its stored bytes (exact, and cheap:
+        no re-encoding of a 250 MB ground truth) and only the tasks checked now are decoded. The encoding is still
+        pickle: issue 13 replaces it by a format that cannot run code on load."""
         key = text_digest(f"{dataset.hash}|{sandbox.machine_key()}")[:16]
-        cache_file = cache_dir / "groundtruth" / f"{dataset.name}-{dataset.hash}-{key}.pkl"
-        oracle: dict[str, dict] = {}
-        if cache_file.is_file():
-            try:
-                oracle = pickle.loads(cache_file.read_bytes())
-            except (pickle.UnpicklingError, EOFError, ValueError):
-                oracle = {}  # a damaged cache is recomputed, never trusted
-        missing = [t for t in task_ids if t not in oracle]
+        cache_file = cache_dir / "groundtruth" / f"{dataset.name}-{dataset.hash}-{key}.gt"
+        stored = self._read_ground_truth(cache_file, key)
+        oracle = _StoredOracle(stored)
+        missing = [t for t in task_ids if t not in stored]
         if missing:
             payloads = []
             for task_id in missing:
@@ -70,9 +72,29 @@ class EvalPlusBenchmark(Benchmark):
                 if result.error:
                     raise InfraError(f"ground truth of {missing[index]} failed in the sandbox: "
                                      f"{result.error} {result.detail.splitlines()[0] if result.detail else ''}")
-                oracle[missing[index]] = result.value
-            write_bytes(cache_file, pickle.dumps(oracle, protocol=pickle.HIGHEST_PROTOCOL))
-        return {task_id: oracle[task_id] for task_id in task_ids}
+                stored[missing[index]] = pickle.dumps(result.value, protocol=pickle.HIGHEST_PROTOCOL)
+            cache_entry.write_bytes(cache_file, key, pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL))
+        self._gt_digests = {t: hashlib.sha256(stored[t]).hexdigest() for t in task_ids}
+        return oracle
+
+    @staticmethod
+    def _read_ground_truth(cache_file: Path, key: str) -> dict[str, bytes]:
+        payload = cache_entry.read_bytes(cache_file, key, "ground-truth")
+        if payload is None:
+            return {}
+        try:
+            stored = pickle.loads(payload)
+        except Exception as exc:  # noqa: BLE001 - any failure to decode is damage: recompute
+            cache_entry.report_damage("ground-truth", cache_file, f"cannot decode: {type(exc).__name__}")
+            return {}
+        if not (isinstance(stored, dict) and all(isinstance(v, bytes) for v in stored.values())):
+            cache_entry.report_damage("ground-truth", cache_file, "not task id → encoded ground truth")
+            return {}
+        return stored
+
+    def oracle_digest(self, oracle: dict, task_id: str) -> str:
+        """The task's ground truth by content (expected outputs and times): part of its verdicts' cache key."""
+        return self._gt_digests[task_id]
 
     def check_job(self, dataset: Dataset, oracle: dict, task_id: str, solution: str) -> CheckJob:
         problem = dataset.problems[task_id]
@@ -116,6 +138,25 @@ class EvalPlusBenchmark(Benchmark):
 
     def limits_key(self) -> dict[str, Any]:
         return {"min_time_limit": self.min_time_limit, "gt_time_limit_factor": self.gt_time_limit_factor}
+
+
+class _StoredOracle(Mapping):
+    """task id → ground truth, decoded from its stored bytes on first use: a fully cached evaluation only hashes
+    the bytes (for the verdict keys) and decodes nothing."""
+
+    def __init__(self, stored: dict[str, bytes]):
+        self.stored, self.decoded = stored, {}
+
+    def __getitem__(self, task_id: str) -> dict:
+        if task_id not in self.decoded:
+            self.decoded[task_id] = pickle.loads(self.stored[task_id])  # verified by the envelope's checksum
+        return self.decoded[task_id]
+
+    def __iter__(self):
+        return iter(self.stored)
+
+    def __len__(self) -> int:
+        return len(self.stored)
 
 
 @BENCHMARKS.register("humaneval")

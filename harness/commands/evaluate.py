@@ -6,10 +6,9 @@ import os
 
 
 def register(subparsers) -> None:
-    from harness.benchmarks import BENCHMARKS
-
     p = subparsers.add_parser("evaluate", help="score a samples file (evalplus format) in a sandbox")
-    p.add_argument("--benchmark", required=True, help=" | ".join(BENCHMARKS.names()))
+    p.add_argument("--benchmark", required=True, help="a registered benchmark: humaneval, mbpp, bigcodebench, ... "
+                   "(a typo lists them all)")
     p.add_argument("--samples", required=True, help="JSONL with task_id and solution or completion")
     p.add_argument("--output", required=True, help="directory for eval_results.json and results.jsonl")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel sandbox workers")

@@ -11,7 +11,7 @@ from leaderboards.defaults import DEFAULT_ALPHA, DEFAULT_MAX_DROP_PP
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "gate",
-        help="regression gate: compare a run with a baseline (exit 0 fine, 1 regression, 2 bad input)",
+        help="regression gate: compare a run with a baseline (exit 0 fine, 1 regression or incomplete run, 2 bad input)",
         description=__doc__,
     )
     p.add_argument(
@@ -35,13 +35,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help=f"significance level of the exact McNemar test (default {DEFAULT_ALPHA:g})",
     )
     p.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report here")
+    p.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="a series or task of the baseline missing from the current run is a warning, not a failure",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from leaderboards.gate import append_step_summary, run_gate  # pandas: only when the gate runs
 
-    report = run_gate(args.baseline, args.current, args.max_drop, args.alpha)
+    report = run_gate(args.baseline, args.current, args.max_drop, args.alpha, args.allow_missing)
+    if report.missing:
+        kind = "warning" if args.allow_missing else "error"
+        print(f"fgit-bench: {kind}: the current run is incomplete, missing {report.missing_summary()}",
+              file=sys.stderr)
     markdown = report.markdown
     sys.stdout.write(markdown)
     append_step_summary(markdown)

@@ -11,14 +11,13 @@ from harness.core.errors import EXIT_OK, EXIT_REGRESSION, BadInput
 
 
 def register(subparsers) -> None:
-    from harness.benchmarks import BENCHMARKS
     from harness.generation.base import DecodingConfig
 
     defaults = DecodingConfig()
     p = subparsers.add_parser("generate", help="generate greedy samples (evalplus/bigcodebench format)")
     p.add_argument("--model", default=None, help="smollm2 (default), a model dir, a .gguf, an adapter/artifact dir, "
                    "a hub id; for --backend openai the endpoint's model name")
-    p.add_argument("--benchmark", required=True, choices=BENCHMARKS.names())
+    p.add_argument("--benchmark", required=True, help="a registered benchmark: humaneval, mbpp, bigcodebench, ... (a typo lists them all)")
     p.add_argument("--subset", default=None, help="benchmark option (bigcodebench: full | hard)")
     p.add_argument("--split", default=None, help="benchmark option (bigcodebench: complete | instruct)")
     p.add_argument("--data-dir", default=None, help="release files (default: $FGIT_BENCH_DATA, ../shared/data)")

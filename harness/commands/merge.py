@@ -17,12 +17,14 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from harness import outdir
     from harness.pipeline.merge import merge_run
     from harness.pipeline.publish import publish_leaderboard
 
     run_dir = Path(args.run_dir)
-    counts = merge_run(run_dir, [Path(s) for s in args.sources])
-    for name, tasks in counts.items():
-        print(f"merged {name}: {tasks} tasks", file=sys.stderr)
-    sys.stdout.write(publish_leaderboard(run_dir))
+    with outdir.locked(run_dir):
+        counts = merge_run(run_dir, [Path(s) for s in args.sources])
+        for name, tasks in counts.items():
+            print(f"merged {name}: {tasks} tasks", file=sys.stderr)
+        sys.stdout.write(publish_leaderboard(run_dir))
     return EXIT_OK

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from harness import outdir
 from harness.core.errors import EXIT_OK
 
 
@@ -62,8 +63,7 @@ def _apply_limit(config, limit: int | None) -> None:
 def run(args) -> int:
     from harness.pipeline.config import load_run_config
     from harness.pipeline.grid import parse_sweep_option
-    from harness.pipeline.publish import publish_leaderboard
-    from harness.pipeline.run import ComparisonRun, Shard, stage_counts
+    from harness.pipeline.run import Shard
 
     profile = args.profile or (None if args.config else "smoke")
     config = load_run_config(profile, args.config, _overrides(args))
@@ -72,6 +72,14 @@ def run(args) -> int:
     shard = Shard.parse(args.shard) if args.shard else None
     name = profile or Path(args.config).stem
     run_dir = Path(args.output or Path("runs") / name)
+    with outdir.locked(run_dir):  # a second `run` into this directory gets exit 2 "RUN_DIR is in use by pid N"
+        return _run(config, run_dir, shard, profile, sweeps)
+
+
+def _run(config, run_dir: Path, shard, profile, sweeps) -> int:
+    from harness.pipeline.publish import publish_leaderboard
+    from harness.pipeline.run import ComparisonRun, stage_counts
+
     result = ComparisonRun(config, run_dir, shard=shard, profile=profile, sweeps=sweeps).run()
     counts = stage_counts(result.stages)
     print(f"fgit-bench run: {counts['total']} stages ({counts['ran']} run now, {counts['shared']} of them served "

@@ -14,6 +14,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from harness.core.atomic import file_mode
 from harness.core.errors import BadInput
 
 ENV_DATA_DIR = "FGIT_BENCH_DATA"
@@ -78,7 +79,14 @@ def decompressed(path: Path) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with gzip.open(path, "rb") as src, open(tmp, "wb") as dst:
-        shutil.copyfileobj(src, dst)
-    os.replace(tmp, target)
+    try:
+        with gzip.open(path, "rb") as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        os.chmod(tmp, file_mode())
+        os.replace(tmp, target)
+    except BaseException as exc:  # a full disk included: never leave a disk-sized temp file behind
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(target)) from None
+        raise
     return target

@@ -32,8 +32,9 @@ def tree_digest(root: str | os.PathLike) -> str:
 def json_digest(obj: Any) -> str:
     """sha256 of a canonical JSON encoding (sorted keys): equal configs give equal keys."""
     blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()  # a lone surrogate still hashes
 
 
 def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+

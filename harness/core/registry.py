@@ -16,6 +16,7 @@ plugins, variant sources, embeddings). An entry is found three ways, and nothing
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.util
 import re
@@ -124,8 +125,14 @@ class Registry(Generic[T]):
             for name, module in _scan_package(self.package, self.markers):
                 self._lazy.setdefault(name, module)
         if self.group:
-            for entry in metadata.entry_points(group=self.group):
+            for entry in _entry_points().select(group=self.group):
                 self._lazy.setdefault(entry.name, entry.value)
+
+
+@functools.cache
+def _entry_points() -> metadata.EntryPoints:
+    """Every installed distribution's entry points, read once per process for all registries."""
+    return metadata.entry_points()
 
 
 def _scan_package(package: str, markers: tuple[str, ...]) -> list[tuple[str, str]]:

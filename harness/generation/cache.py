@@ -2,17 +2,17 @@
 
 Each finished task is written at once, atomically, as its own file: that is the run's journal. A crash or Ctrl-C
 loses at most the tasks in flight; a rerun finds the finished ones by key and never regenerates or duplicates them.
+Entries are enveloped (key + checksum, harness/cache_entry.py): a damaged one is regenerated, never used.
 The cache also memoises tokenizer facts (content hash, chat template) per model hash, because building a tokenizer
 from a GGUF file takes seconds and a fully cached run must not pay that.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from harness.core.atomic import write_json
+from harness import cache_entry
 from harness.core.hashing import json_digest
 
 KEY_VERSION = 1  # bump when the meaning of an entry changes
@@ -45,24 +45,28 @@ class GenerationCache:
         return self.root / "outputs" / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict | None:
-        path = self._path(key)
-        try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return None  # unreadable entry: regenerate it (writes are atomic, so this means outside damage)
-        return entry if entry.get("key") == key else None
+        return cache_entry.read_json(self._path(key), key, "generation", validate=_output)
 
     def put(self, key: str, entry: dict) -> None:
-        write_json(self._path(key), {**entry, "key": key}, indent=None)
+        cache_entry.write_json(self._path(key), key, {**entry, "key": key})
 
     def memo_get(self, kind: str, fields: dict) -> dict | None:
-        path = self.root / kind / f"{json_digest(fields)}.json"
-        try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
-            return None
+        key = json_digest(fields)
+        return cache_entry.read_json(self.root / kind / f"{key}.json", key, f"generation {kind}", validate=_entry)
 
     def memo_put(self, kind: str, fields: dict, value: dict) -> None:
-        write_json(self.root / kind / f"{json_digest(fields)}.json", value, indent=None)
+        key = json_digest(fields)
+        cache_entry.write_json(self.root / kind / f"{key}.json", key, value)
+
+
+def _output(value):
+    _entry(value)
+    if not (isinstance(value.get("raw"), str) and isinstance(value.get("solution"), str)):
+        raise TypeError("raw/solution are not text")
+    return value
+
+
+def _entry(value):
+    if not isinstance(value, dict):
+        raise TypeError("not an object")
+    return value

@@ -13,6 +13,7 @@ from pathlib import Path
 from harness.core.errors import BadInput
 from harness.core.hashing import file_digest
 from harness.generation.base import BACKENDS, Backend, BackendIdentity, GenerationOutput
+from harness.samples import check_text
 
 REPLAY_TEMPLATE = "replay"  # stands in for a chat template: the text is taken as the model's answer
 
@@ -38,12 +39,14 @@ class ReplayBackend(Backend):
                     continue
                 try:
                     row = json.loads(line)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, RecursionError):
                     raise BadInput(f"{source}:{number}: not a JSON line") from None
                 if not isinstance(row, dict) or "task_id" not in row:
                     raise BadInput(f"{source}:{number}: a sample needs a task_id")
                 if not any(isinstance(row.get(k), str) for k in ("raw", "solution", "completion")):
                     raise BadInput(f"{source}:{number}: a sample needs raw, solution or completion text")
+                for key in ("raw", "solution", "completion"):
+                    check_text(f"{source}:{number}", key, row.get(key))
                 self.rows.setdefault(row["task_id"], row)
 
     def identity(self) -> BackendIdentity:

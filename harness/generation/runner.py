@@ -31,6 +31,7 @@ class GenerateConfig:
     benchmark: str = "humaneval"
     subset: str | None = None  # benchmark options (bigcodebench); None: the benchmark's default
     split: str | None = None
+    options: dict[str, str] = field(default_factory=dict)  # any other option the benchmark declares
     data_dir: str | None = None  # release files (None: $FGIT_BENCH_DATA, ../shared/data)
     limit: int | None = None
     tasks: list[str] | None = None
@@ -79,7 +80,7 @@ def generate_samples(config: GenerateConfig, backend: Backend | None = None, dat
     (the loaded release) by a run that loaded it already."""
     config = resolve(config)
     tasks: list[TaskPrompt] = task_prompts(config.benchmark, config.tasks, config.limit, config.subset, config.split,
-                                           dataset=dataset, data_dir_ref=config.data_dir)
+                                           dataset=dataset, data_dir_ref=config.data_dir, options=config.options)
     cache = GenerationCache(config.cache_dir)
     backend = backend or make_backend(config, cache)
     backend.decoding = config.decoding  # a backend passed in serves this run's decoding (check: batch 1, then B)

@@ -43,12 +43,13 @@ def task_prompts(
     split: str | None = None,
     dataset=None,
     data_dir_ref: str | None = None,
+    options: dict[str, str] | None = None,
 ) -> list[TaskPrompt]:
     """The prompts of `benchmark` (optionally only `tasks`, then the first `limit`), in release order. `dataset`:
     the release already loaded (a run loads each benchmark once); else it is loaded from `data_dir_ref`."""
     from harness.benchmarks import get_benchmark
 
-    options = {k: v for k, v in (("subset", subset), ("split", split)) if v is not None}
+    options = {k: v for k, v in (("subset", subset), ("split", split)) if v is not None} | (options or {})
     bench = get_benchmark(benchmark, **options)  # unknown name, option or value: BadInput ("did you mean")
     if limit is not None and limit < 1:
         raise BadInput(f"--limit must be at least 1, got {limit}")

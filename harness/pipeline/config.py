@@ -15,7 +15,7 @@ from harness.core.errors import BadInput
 
 @dataclass
 class BenchmarkSpec:
-    name: str  # humaneval | mbpp | bigcodebench
+    name: str  # a registered benchmark (fgit-bench evaluate --help lists them)
     subset: str | None = None  # bigcodebench: full | hard
     split: str | None = None  # bigcodebench: complete | instruct
     tasks: list[str] | None = None  # a fixed slice (None: all)
@@ -25,10 +25,9 @@ class BenchmarkSpec:
     @property
     def label(self) -> str:
         """Directory name of this benchmark in a run: humaneval, mbpp, bigcodebench-hard-complete, ..."""
-        parts = [self.name] + [p for p in (self.subset, self.split) if p]
-        return "-".join(parts)
+        return "-".join([self.name, *self.benchmark_options().values()])
 
-    def options(self) -> dict[str, str]:
+    def benchmark_options(self) -> dict[str, str]:
         return {k: v for k, v in (("subset", self.subset), ("split", self.split)) if v is not None}
 
 

@@ -125,7 +125,7 @@ def plan_benchmarks(config: RunConfig, log: Log) -> tuple[list[BenchmarkPlan], d
     if len(set(labels)) != len(labels):
         raise BadInput(f"benchmarks listed twice: {labels}")
     for spec in config.benchmarks:
-        benchmark = get_benchmark(spec.name, **spec.options())
+        benchmark = get_benchmark(spec.name, **spec.benchmark_options())
         if spec.optional:
             ok, why = _environment_ready(config.sandbox, benchmark.environment)
             if not ok:
@@ -286,7 +286,7 @@ class ComparisonRun:
             inputs["replay"] = file_digest(replay) if Path(replay).is_file() else replay
         gen_config = GenerateConfig(
             model=str(self.run_dir / variant / "artifact"), benchmark=plan.spec.name,
-            subset=plan.spec.subset, split=plan.spec.split, tasks=tasks, data_dir=self.config.data_dir,
+            options=plan.spec.benchmark_options(), tasks=tasks, data_dir=self.config.data_dir,
             backend=settings.backend,
             decoding=DecodingConfig(max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
                                     batch_mode=settings.batch_mode, dtype=settings.dtype),
