@@ -131,7 +131,7 @@ def test_cache_roundtrip_keys_and_damage(tmp_path):
     ident = {"model_hash": "m", "tokenizer": "t"}
     key = cache.key(ident, "tpl", DecodingConfig(max_new_tokens=5).key_fields(), "prompt")
     assert cache.get(key) is None
-    cache.put(key, {"raw": "out"})
+    cache.put(key, {"raw": "out", "solution": "out"})  # an entry holds both texts (checked on read)
     assert cache.get(key)["raw"] == "out"
     assert key != cache.key(ident, "tpl", DecodingConfig(max_new_tokens=6).key_fields(), "prompt")
     assert key != cache.key({**ident, "model_hash": "m2"}, "tpl", DecodingConfig(max_new_tokens=5).key_fields(), "prompt")
