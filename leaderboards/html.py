@@ -9,6 +9,7 @@ from html import escape
 
 import pandas as pd
 
+from leaderboards.hotfix_section import hotfix_rows
 from leaderboards.render import (
     REFERENCE_TITLES,
     interval_rows,
@@ -172,6 +173,9 @@ def render_html(board: Leaderboard) -> str:
         for metric, html in matrices:
             if html:
                 body += [f"<h3>{escape(metric)}</h3>", html]
+    hotfix_header, hotfix = hotfix_rows(board)
+    if hotfix:
+        body += ["<h2>Hotfixing: held-out pairs and side effects</h2>", html_table(hotfix_header, hotfix)]
     notes = board.notes()
     if notes:
         body += ["<h2>Notes</h2>", "<ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"]

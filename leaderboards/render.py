@@ -11,6 +11,7 @@ import io
 import math
 from dataclasses import dataclass
 
+from leaderboards.hotfix_section import hotfix_markdown
 from leaderboards.stats import Leaderboard
 from leaderboards.table import variant_label
 
@@ -179,6 +180,7 @@ def render_markdown(board: Leaderboard) -> str:
             "(Miller 2024), from the task count and the observed discordance.",
             "",
         ]
+    parts += hotfix_markdown(board)
     from leaderboards.grid_render import grid_markdown
 
     parts += grid_markdown(board)

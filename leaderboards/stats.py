@@ -267,7 +267,8 @@ class Leaderboard:
         for metric in self.metrics:
             if metric in flagged.index:
                 notes.append(
-                    f"{metric}: {int(flagged[metric])} task(s) excluded (ground truth fails): "
+                    f"{metric}: {int(flagged[metric])} task(s) excluded (ground truth fails, or a hotfix variant "
+                    "trained on it): "
                     "not counted for any variant"
                 )
         for metric in self.metrics:

@@ -171,7 +171,10 @@ def records_to_table(records: list[dict]) -> pd.DataFrame:
 
 
 def load_run(run_dir: str | Path) -> pd.DataFrame:
-    """The long table of a run directory, excluded tasks included (flagged); see `comparable`."""
+    """The long table of a run directory, excluded tasks included (flagged; also the tasks a hotfix variant
+    trained on, leaderboards.hotfix_section); see `comparable`."""
+    from leaderboards.hotfix_section import exclude_trained_tasks
+
     records = []
     seen: dict[tuple[str, str], Path] = {}
     for variant, benchmark_dir, path in find_results(run_dir):
@@ -183,7 +186,7 @@ def load_run(run_dir: str | Path) -> pd.DataFrame:
                 )
             seen[(variant, benchmark)] = path
         records.extend(rows_to_records(variant, rows))
-    return records_to_table(records)
+    return exclude_trained_tasks(records_to_table(records), read_manifest(run_dir))
 
 
 def comparable(table: pd.DataFrame) -> pd.DataFrame:

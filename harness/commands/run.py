@@ -1,6 +1,6 @@
 """`fgit-bench run`: the comparison — train every variant, generate, evaluate, print the leaderboard.
 
-    fgit-bench run [--profile smoke|paper] [--config run.toml] [--output RUN_DIR] [--shard i/n]
+    fgit-bench run [--profile smoke|methods|paper] [--config run.toml] [--output RUN_DIR] [--shard i/n]
 
 Settings come from the profile (default smoke when no --config is given), then the TOML file, then the flags.
 Every stage is cached: a second run with nothing changed only re-checks hashes; a killed run resumes; adding a
@@ -19,7 +19,7 @@ from harness.core.errors import EXIT_OK
 def register(subparsers) -> None:
     p = subparsers.add_parser("run", help="the comparison run: train, generate, evaluate every variant; leaderboard",
                               description=__doc__.split("\n\n")[0])
-    p.add_argument("--profile", default=None, help="packaged settings: smoke (CPU, minutes) or paper (GPU)")
+    p.add_argument("--profile", default=None, help="packaged settings: smoke (CPU, minutes), methods (every method on CPU) or paper (GPU)")
     p.add_argument("--config", default=None, help="TOML file with RunConfig fields ([generation], [training], "
                    "[[benchmarks]], [plugins.<variant>] tables) on top of the profile")
     p.add_argument("--output", default=None, help="run directory (default runs/<profile or config name>)")

@@ -17,7 +17,7 @@ from harness.core.errors import BadInput
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("train", help="train one variant (sft, dpo, fgit, ...) and write its model artifact",
+    p = subparsers.add_parser("train", help="train one variant (sft, dpo, fgit, sed-sft, gem, dft, hotfix, ...) and write its model artifact",
                               description=__doc__.split("\n\n")[0])
     p.add_argument("--variant", required=True, help="training plugin (fgit-bench plugins lists them)")
     p.add_argument("--model", default="smollm2", help="base model: smollm2, a directory, a .gguf file, a hub id")
@@ -76,6 +76,8 @@ def run(args) -> int:
         print(f"data: {report['rows_used']} rows ({report['rows_with_python']} with Python, {dropped} dropped by "
               f"decontamination against {','.join(report['decontamination']['benchmarks']) or 'nothing'})",
               file=sys.stderr)
+    elif args.data or args.limit:
+        print(f"{args.variant}: --data/--limit not used (this variant's data come from its config)", file=sys.stderr)
     path, cached = train_cached(args.variant, spec, examples, config, output=args.output, extra_files=extra)
     print(f"{args.variant}: {'cached' if cached else 'trained'} artifact at {path}")
     return 0

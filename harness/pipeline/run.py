@@ -253,7 +253,7 @@ class ComparisonRun:
                                         self.plugin_configs[variant], output=out, extra_files=extra)
             manifest = json.loads((path / "artifact.json").read_text())
             info = {"artifact": manifest.get("cache_key"), "kind": manifest.get("kind"), "from_cache": cached}
-            for key in ("pairs", "variants", "stats"):  # variant counts (pairs kept) and training stats, when a plugin has them
+            for key in ("pairs", "variants", "stats", "hotfix", "sed_sft"):  # variant counts (pairs kept) and training stats, when a plugin has them
                 if key in manifest:
                     info[key] = manifest[key]
             return info
@@ -355,7 +355,8 @@ def write_manifest(run: ComparisonRun, model: dict, result: RunResult) -> Path:
     """Everything needed to trust (and reproduce) the numbers; the leaderboard embeds it."""
     from harness import provenance
 
-    artifacts = {r["variant"]: {k: r["info"].get(k) for k in ("artifact", "kind", "pairs", "variants", "stats")
+    artifacts = {r["variant"]: {k: r["info"].get(k) for k in ("artifact", "kind", "pairs", "variants", "stats",
+                                                              "hotfix", "sed_sft")
                                 if r["info"].get(k) is not None}
                  for r in result.stages if r["benchmark"] is None}
     sandboxes = {}
