@@ -72,6 +72,12 @@ sandbox_images() {
   # The evalplus image, and BigCodeBench's small CI environment (the full one is ~3 GB: see README).
   FGIT_BENCH_BCB_PROFILE=ci .venv/bin/python -m sandboxes.bigcodebench_env build ci || log "BigCodeBench CI environment build failed"
   .venv/bin/fgit-bench sandbox build --environment evalplus || log "sandbox build failed: see above (fgit-bench sandbox check)"
+  # BigCodeBench's CI environment as a Docker image too (offline: the venv above copied into a Debian root
+  # filesystem; ~6 min the first time, then cached), so that `--sandbox auto` runs BigCodeBench in Docker.
+  if docker info >/dev/null 2>&1; then
+    FGIT_BENCH_BCB_PROFILE=ci .venv/bin/fgit-bench sandbox build --environment bigcodebench \
+      || log "BigCodeBench image build failed: BigCodeBench runs under bwrap/process"
+  fi
   .venv/bin/fgit-bench sandbox check || true
 }
 

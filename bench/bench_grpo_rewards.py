@@ -1,6 +1,6 @@
 """Reward throughput of GRPO: checks per second through the sandbox pool (plugins.grpo_reward.SandboxReward: one
 pool, one batch per reward call) vs calling the same checker serially in the training process (the job function
-`sandboxes.jobs.evalplus_check` called directly, one completion after the other, as a naive reward function would).
+the benchmark's check job (`sandboxes.jobs`) called directly, one completion after the other, as a naive reward function would).
 
 Completions: for every train task of a synthetic set, its reference, a wrong program and a partly right one
 (`return` of the first argument), i.e. what a policy's rollouts look like. Both sides compute every check (the
@@ -48,6 +48,7 @@ def main() -> None:
     from harness.synth.store import read_tasks
     from plugins.grpo_reward import SandboxReward
     from sandboxes import jobs, make_sandbox
+    from sandboxes.base import JobResult
 
     with make_sandbox(args.sandbox, jobs=args.jobs, announce=False) as box:
         synthesize(SynthConfig(seed=0, composites=40, held_out_composites=4), work / "synth", box)
@@ -67,8 +68,9 @@ def main() -> None:
         start = time.perf_counter()
         for task_id, program in zip(ids, programs, strict=True):  # the naive reward: one check at a time, in-process
             job = reward.benchmark.check_job(reward.dataset, reward._oracle, task_id, program)
-            value = jobs.evalplus_check({**job.payload, "fast_check": False})
-            serial_passes.append(value["base"][0] == "pass" and value["plus"][0] == "pass")
+            value = getattr(jobs, job.function)({**job.payload, "every_input": True})
+            verdict = reward.benchmark.verdict(reward.dataset, task_id, JobResult(value=value))
+            serial_passes.append(verdict.base_status == "pass" and verdict.plus_status == "pass")
         serial_seconds += time.perf_counter() - start
         checks += len(texts)
     reward.close()

@@ -20,6 +20,7 @@ from harness.core.atomic import json_bytes, jsonl_bytes
 from harness.core.data import cache_root, data_dir
 from harness.core.errors import BadInput
 from harness.core.hashing import file_digest, json_digest
+from harness.flags import gaming_flags
 from harness.samples import read_samples
 from sandboxes import make_sandbox
 from sandboxes.base import Sandbox
@@ -241,7 +242,7 @@ def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandb
          "plus_pass": (None if verdicts[t].plus_status is None
                        else verdicts[t].base_status == "pass" and verdicts[t].plus_status == "pass"),
          "detail": verdicts[t].detail, "excluded": t in excluded, "dataset_hash": dataset.hash,
-         "sandbox": sandbox_info.get("backend")} | extra[t]
+         "sandbox": sandbox_info.get("backend"), "flags": gaming_flags(solutions[t])} | extra[t]
         | ({"excluded_reason": excluded[t]} if t in excluded else {})
         for t in task_ids
     ]

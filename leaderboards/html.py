@@ -12,6 +12,7 @@ import pandas as pd
 from leaderboards.hotfix_section import hotfix_rows
 from leaderboards.render import (
     REFERENCE_TITLES,
+    flag_rows,
     interval_rows,
     main_table_rows,
     paired_rows,
@@ -175,6 +176,9 @@ def render_html(board: Leaderboard) -> str:
         for metric, html in matrices:
             if html:
                 body += [f"<h3>{escape(metric)}</h3>", html]
+    header, rows = flag_rows(board)
+    if rows:
+        body += ["<h2>Gaming flags (static scan of the samples; verdicts unchanged)</h2>", html_table(header, rows)]
     hotfix_header, hotfix = hotfix_rows(board)
     if hotfix:
         body += ["<h2>Hotfixing: held-out pairs and side effects</h2>", html_table(hotfix_header, hotfix)]

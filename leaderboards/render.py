@@ -166,6 +166,26 @@ def provenance_line(board: Leaderboard) -> str:
     return f"Run `{source}` ({manifest}); tasks scored: {tasks}."
 
 
+def flag_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
+    """Per variant: samples with a static gaming flag (harness/flags.py), of all samples, and which flags. One
+    sample per (benchmark, task); verdicts are not changed by flags, so a gaming variant shows up here even when
+    its tricks fail. No rows when nothing is flagged."""
+    table = board.table
+    if table.empty or "flags" not in table.columns or not (table["flags"].fillna("") != "").any():
+        return [], []
+    samples = table.drop_duplicates(["variant", "benchmark", "task_id"])
+    rows = []
+    for variant in board.variants:
+        mine = samples.loc[samples["variant"] == variant, "flags"].fillna("")
+        counts: dict[str, int] = {}
+        for flags in mine:
+            for flag in filter(None, flags.split(",")):
+                counts[flag] = counts.get(flag, 0) + 1
+        kinds = ", ".join(f"{flag} {n}" for flag, n in sorted(counts.items())) or DASH
+        rows.append([variant_label(variant), str(int((mine != "").sum())), str(len(mine)), kinds])
+    return ["Variant", "Flagged samples", "Samples", "Flags"], rows
+
+
 def render_markdown(board: Leaderboard) -> str:
     parts = [
         "# fgit-bench leaderboard",
@@ -198,6 +218,10 @@ def render_markdown(board: Leaderboard) -> str:
             "wins/losses: tasks only the variant / only the reference passes; p: exact two-sided McNemar.",
             "",
         ]
+    header, rows = flag_rows(board)
+    if rows:
+        parts += ["## Gaming flags (static scan of the samples; verdicts unchanged)", "",
+                  markdown_table(header, rows), ""]
     parts += hotfix_markdown(board)
     notes = board.notes()
     if notes:

@@ -18,7 +18,7 @@ from leaderboards import naming
 from leaderboards.naming import MetricSpec
 
 RESULTS_RELPATH = Path("eval") / "results.jsonl"
-COLUMNS = ["variant", "benchmark", "metric", "task_id", "passed", "status", "detail", "excluded"]
+COLUMNS = ["variant", "benchmark", "metric", "task_id", "passed", "status", "detail", "excluded", "flags"]
 
 
 _STATUSES = {"pass", "fail", "timeout"}
@@ -169,6 +169,7 @@ def rows_to_records(variant: str, rows: list[dict]) -> list[dict]:
                     "status": status,
                     "detail": str(detail),
                     "excluded": excluded,
+                    "flags": ",".join(row.get("flags") or []),  # static gaming flags (harness/flags.py)
                 }
             )
     return records

@@ -3,8 +3,9 @@
 One `SandboxReward` serves a whole training run: one sandbox pool (started on the first call, closed by `close`),
 each call's completions checked as one batch on it, results cached by content (benchmark context, task, program;
 the verdict cache's rules), so a completion seen before is not run again. The checks are the `composite`
-benchmark's own jobs (`evalplus_check`, the HumanEval+ path), with every test input run (evalplus's
-`fast_check=False`) so the fraction is known; its pass/fail statuses are the ones `fgit-bench evaluate` gives.
+benchmark's own jobs (the HumanEval+ path: the sandbox returns outputs, the harness judges them, so a forged
+verdict earns nothing), with every test input run (evalplus's `fast_check=False`, the job's `every_input`) so the
+fraction is known; its pass/fail statuses are the ones `fgit-bench evaluate` gives.
 
 Every call appends one JSON line per completion to `rewards.jsonl` (step, task, raw completion, extracted program,
 statuses, tests passed, reward, static flags) and reports reward mean, pass rate, seconds and flagged count as
@@ -81,7 +82,7 @@ class SandboxReward:
 
         versions = provenance.package_versions()
         return {"benchmark": self.benchmark.name, "dataset": self.dataset.hash, "limits": self.benchmark.limits_key(),
-                "sandbox": self.sandbox().machine_key(), "fast_check": False, "evalplus": versions.get("evalplus"),
+                "sandbox": self.sandbox().machine_key(), "every_input": True, "evalplus": versions.get("evalplus"),
                 "fgit-bench": versions.get("fgit-bench")}
 
     # ---- programs and checks --------------------------------------------------------------------------------
@@ -121,9 +122,10 @@ class SandboxReward:
         if todo:
             jobs = {key: self.benchmark.check_job(self.dataset, self._oracle, t, p) for key, (t, p) in todo.items()}
             for job in jobs.values():
-                job.payload["fast_check"] = False  # every input runs: the reward is the share passed
+                job.payload["every_input"] = True  # every input runs: the reward is the share passed
             order = list(jobs)
-            results = self.sandbox().run("evalplus_check", [jobs[k].payload for k in order],
+            function = next(iter(jobs.values())).function
+            results = self.sandbox().run(function, [jobs[k].payload for k in order],
                                          [jobs[k].timeout for k in order], [jobs[k].cost for k in order])
             for index, result in results:
                 key = order[index]
@@ -136,9 +138,7 @@ class SandboxReward:
         problem = self.dataset.problems[task_id]
         total = len(problem["base_input"]) + len(problem["plus_input"])
         verdict = self.benchmark.verdict(self.dataset, task_id, result)
-        passed = 0
-        if not result.error:
-            passed = sum(sum(bool(d) for d in result.value[split][1]) for split in ("base", "plus"))
+        passed = self.benchmark.tests_passed(self.dataset, task_id, result)
         solved = verdict.base_status == "pass" and verdict.plus_status == "pass"
         if not solved:
             passed = min(passed, total - 1)  # a failed check never earns the full reward

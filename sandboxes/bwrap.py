@@ -41,8 +41,9 @@ ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "ns
              "services", "hosts")
 TOP_LINKS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
 NOBODY = "65534"
+# The prefixes, and site-packages directories that .pth files add from elsewhere (a venv layered on another one).
 _PREFIXES_PROBE = ("import json, sys; print(json.dumps([sys.prefix, sys.base_prefix, sys.exec_prefix, "
-                   "sys.base_exec_prefix]))")
+                   "sys.base_exec_prefix] + [p for p in sys.path if p.endswith('site-packages')]))")
 
 
 def _bwrap() -> str | None:

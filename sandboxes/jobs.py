@@ -1,8 +1,9 @@
-"""Job functions the worker runs. They call evalplus's own execution code, inside the sandbox.
+"""Job functions the worker runs, inside the sandbox.
 
-We import `evalplus.eval` (untrusted_check) and `evalplus.gen.util` (trusted_exec) rather than
-`evalplus.evaluate.check_correctness`: that module imports `datasets` and `pandas` (1.8 s, hundreds of MB),
-which sandbox images should not need. `evalplus_check` mirrors check_correctness line for line.
+evalplus: the ground truth with evalplus's `trusted_exec`; a candidate's outputs with evalplus's child set-up
+(sandboxes/evalplus_child.py), judged outside the sandbox. We import `evalplus.eval` and `evalplus.gen.util`
+rather than `evalplus.evaluate`: that module imports `datasets` and `pandas` (1.8 s, hundreds of MB), which
+sandbox images should not need.
 """
 
 from __future__ import annotations
@@ -16,34 +17,51 @@ def ping(payload: Any) -> Any:
 
 
 def evalplus_groundtruth(job: dict) -> dict:
-    """Expected outputs and per-input times of the canonical solution (evalplus's get_groundtruth, one task)."""
+    """Expected outputs (codec data, sandboxes/codec.py) and per-input times of the canonical solution
+    (evalplus's get_groundtruth, one task). Trusted code, run in the worker itself."""
+    import gc
+
     from evalplus.gen.util import trusted_exec
 
     code = job["prompt"] + job["canonical_solution"]
     oracle = {}
     for split in ("base", "plus"):
-        oracle[split], oracle[f"{split}_time"] = trusted_exec(
+        outputs, oracle[f"{split}_time"] = trusted_exec(
             code, job[f"{split}_input"], job["entry_point"], record_time=True,
             output_not_none=job["output_not_none"],
         )
+        oracle[split] = [_encode_expected(out) for out in outputs]
+        del outputs
+    # The canonical function and its globals form a cycle: collect it now, so that no child forked later for a
+    # candidate finds the reference solution among the worker's objects.
+    gc.collect()
     return oracle
 
 
-def evalplus_check(job: dict) -> dict:
-    """Base and plus verdicts of one solution, as evalplus.evaluate.check_correctness computes them."""
-    from evalplus.eval import untrusted_check
+def _encode_expected(out) -> list:
+    """An expected output as codec data; one the codec refuses (Mbpp/255's 1.6 M-tuple outputs are over its
+    bounds) is stored as a non-value, so no answer can match it: that input fails, as it does in evalplus, whose
+    4 GiB address-space limit the same outputs exceed."""
+    from sandboxes.codec import CodecError, encode
+
+    try:
+        return encode(out)
+    except CodecError as exc:
+        return ["opaque", f"expected output ({exc})"]
+
+
+def evalplus_outputs(job: dict) -> dict:
+    """The candidate's outputs on the base and plus inputs, as data (sandboxes/evalplus_child.py); the harness
+    judges them. The job carries no expected output."""
+    import evalplus.eval  # noqa: F401  (imported once in the worker, so each forked child inherits it)
+
+    from sandboxes.evalplus_child import run_stage
 
     os.environ.setdefault("EVALPLUS_MAX_MEMORY_BYTES", str(job.get("max_memory_bytes", 4 << 30)))
-    result = {}
-    for split in ("base", "plus"):
-        status, details = untrusted_check(
-            job["dataset"], job["solution"], job[f"{split}_input"], job["entry_point"],
-            expected=job["expected"][split], atol=job["atol"], ref_time=job["expected"][f"{split}_time"],
-            fast_check=job.get("fast_check", True),  # False: every input runs (GRPO's fraction-of-tests reward)
-            min_time_limit=job["min_time_limit"], gt_time_limit_factor=job["gt_time_limit_factor"],
-        )
-        result[split] = (status, [bool(d) for d in details])
-    return result
+    every_input = bool(job.get("every_input", False))  # True: a failed input does not end the stage (GRPO)
+    return {split: run_stage(job["solution"], job["entry_point"], job[f"{split}_input"], job[f"{split}_limits"],
+                             every_input)
+            for split in ("base", "plus")}
 
 
 # --- BigCodeBench (runs in the bigcodebench environment: Python 3.10 with upstream's pinned libraries) ---
@@ -74,12 +92,13 @@ def _bigcodebench_preload(modules) -> None:
 
 
 def bigcodebench_check(job: dict) -> dict:
-    """One program against its task's unittest suite with bigcodebench's own `untrusted_check` (what
-    bigcodebench.evaluate.check_correctness calls), with upstream's limits as given in the job."""
+    """One program against its task's unittest suite, with upstream's limits as given in the job: bigcodebench's
+    own set-up and unittest run, with tampering detected and the verdict decided outside the candidate's process
+    (sandboxes/bigcodebench_runner.py, which replaces bigcodebench.eval.untrusted_check)."""
     _bigcodebench_preload(job.get("preload", ()))
     import resource
 
-    from bigcodebench.eval import untrusted_check
+    from sandboxes.bigcodebench_runner import run_check
 
     # untrusted_check's child sets RLIMIT_AS/DATA to these; it cannot raise them above the worker's hard limit.
     max_as, max_data = job["max_as_limit"], job["max_data_limit"]
@@ -90,11 +109,10 @@ def bigcodebench_check(job: dict) -> dict:
                 max_as = min(max_as, hard >> 20)
             else:
                 max_data = min(max_data, hard >> 20)
-    status, details = untrusted_check(
-        job["code"], job["test"], job["entry_point"], max_as, max_data, job["max_stack_limit"],
-        job["min_time_limit"], job["gt_time_limit"],
-    )
-    return {"status": status, "details": {str(k): str(v)[-_BCB_TRACE_CHARS:] for k, v in details.items()}}
+    checked = run_check(job["code"], job["test"], job["entry_point"], max_as, max_data, job["max_stack_limit"],
+                        job["min_time_limit"], job["gt_time_limit"])
+    return {"status": checked["status"],
+            "details": {str(k): str(v)[-_BCB_TRACE_CHARS:] for k, v in checked["details"].items()}}
 
 
 # --- Snippet tests (plugins/variants.py: drop incorrect-variant candidates that pass their example's tests) ---

@@ -164,6 +164,9 @@ def main() -> None:
         if namespace_init:
             _sweep()
         writer.write(encode((result, time.perf_counter() - start)))
+        # Dropped now, not at the next assignment: the next job may fork a candidate, which could walk up to
+        # this frame and read the previous job's result (a task's expected outputs, after its ground truth).
+        result = payload = None
 
 
 if __name__ == "__main__":

@@ -66,7 +66,8 @@ def humaneval_problems() -> dict:
 
 def run_code(sandbox: Sandbox, code: str, timeout: float = 60.0) -> JobResult:
     """Run `code` (which defines `probe()`) inside a worker, as trusted code, and return the job's result:
-    evalplus's ground-truth job executes it in the worker process itself and returns probe()'s value."""
+    evalplus's ground-truth job executes it in the worker process itself and returns probe()'s value (as codec data:
+    probe_value decodes it)."""
     payload = {"prompt": code, "canonical_solution": "", "entry_point": "probe", "base_input": [[]],
                "plus_input": [], "output_not_none": False}
     [(_, result)] = list(sandbox.run("evalplus_groundtruth", [payload], [timeout]))
@@ -74,8 +75,10 @@ def run_code(sandbox: Sandbox, code: str, timeout: float = 60.0) -> JobResult:
 
 
 def probe_value(result: JobResult):
+    from sandboxes.codec import decode
+
     assert result.error is None, (result.error, result.detail)
-    return result.value["base"][0]
+    return decode(result.value["base"][0])
 
 
 def sandbox_processes(session: str) -> list[psutil.Process]:

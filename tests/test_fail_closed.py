@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import random
 import stat
 import subprocess
@@ -106,13 +105,14 @@ def test_damaged_ground_truth_is_recomputed_and_verdicts_follow_its_content(clea
     # A wrong expected output in a well-formed entry (as a bad machine or an old bug would write it): judged
     # against it, HumanEval/0 fails; once the ground truth is right again, its verdict is judged again.
     header, _, payload = gt_file.read_bytes().partition(b"\n")
-    stored = pickle.loads(payload)
-    expected = pickle.loads(stored["HumanEval/0"])
-    expected["base"][0] = not expected["base"][0]
-    stored["HumanEval/0"] = pickle.dumps(expected)
+    stored = json.loads(payload)  # task id -> codec JSON text (sandboxes/codec.py)
+    expected = json.loads(stored["HumanEval/0"])
+    assert expected["base"][0][0] == "B"  # a bool, encoded ["B", 0 | 1]
+    expected["base"][0] = ["B", 1 - expected["base"][0][1]]
+    stored["HumanEval/0"] = json.dumps(expected)
     key = json.loads(header)["key"]
     right = gt_file.read_bytes()
-    cache_entry.write_bytes(gt_file, key, pickle.dumps(stored))
+    cache_entry.write_bytes(gt_file, key, json.dumps(stored).encode())
     wrong = evaluate(clean["samples"], clean["root"] / "gt-wrong", clean["cache"])
     assert wrong.returncode == 0, wrong.stderr
     assert statuses(clean["root"] / "gt-wrong")["HumanEval/0"][0] == "fail"

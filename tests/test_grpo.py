@@ -4,6 +4,7 @@ embedded model writes an artifact that generates."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,8 @@ from harness.synth.build import SynthConfig, synthesize
 from plugins.grpo_reward import SandboxReward
 from tests.conftest import read_jsonl, run_cli, write_jsonl
 from tests.forgeries import FORGERIES, forgery
+from tests.forgery_programs import EVALPLUS as EVALPLUS_FORGERIES
 from tests.sandbox_fixtures import open_sandbox
-
-# These forgeries pass evalplus's in-child comparison (`out == exp` runs the forged __eq__; the expected outputs
-# sit in the child's frame). Issue 13 ("Verdict integrity") judges outputs outside the child with a type-exact
-# codec; until its branch is merged they are strict xfails, so the merge turns them into passes or a loud XPASS.
-NEEDS_ISSUE_13 = {"eq_always_true", "list_subclass_equal_to_all", "reads_expected_from_caller"}
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +55,7 @@ def _evaluate_each(rows: list[dict], synth_set: Path, tmp_path: Path, sandbox, m
     return results
 
 
-@pytest.mark.parametrize("kind", [pytest.param(k, marks=pytest.mark.xfail(
-    strict=True, reason="needs issue 13's forgery-proof judging")) if k in NEEDS_ISSUE_13 else k for k in FORGERIES])
+@pytest.mark.parametrize("kind", list(FORGERIES))
 def test_forgeries_get_zero_reward(kind, tasks):
     reward = _reward(tasks)
     try:
@@ -68,6 +64,32 @@ def test_forgeries_get_zero_reward(kind, tasks):
     finally:
         reward.close()
     assert rewards == [0.0, 0.0]
+
+
+def _renamed(code: str, entry_point: str) -> str:
+    """An issue-13 forgery program with its (single public) entry function renamed to a synthetic task's."""
+    names = [n for n in re.findall(r"^def (\w+)\(", code, flags=re.M) if not n.startswith("_")]
+    assert len(names) == 1, names
+    return re.sub(rf"\b{names[0]}\b", entry_point, code)
+
+
+def test_verdict_integrity_forgeries_get_zero_reward(tasks):
+    """Every evalplus forgery of the verdict-integrity suite (tests/forgery_programs.py: each one passed on the
+    pre-issue-13 checker) earns reward 0 on a synthetic task, fraction reward included."""
+    ids = ["Synth/absolute_value", "Synth/sort_ascending"]
+    completions, task_ids = [], []
+    for item in EVALPLUS_FORGERIES:
+        for t in ids:
+            completions.append(_renamed(item.code, tasks[t]["entry_point"]))
+            task_ids.append(t)
+    reward = _reward(tasks)
+    try:
+        rewards = reward(completions=completions, task_id=task_ids)
+    finally:
+        reward.close()
+    earned = {(item.name, t): r for item, t, r in zip([i for i in EVALPLUS_FORGERIES for _ in ids],
+                                                       task_ids, rewards, strict=True) if r != 0.0}
+    assert not earned
 
 
 def test_replayed_rewards_equal_evaluate_verdicts(tasks, synth_set, tmp_path, sandbox, monkeypatch):

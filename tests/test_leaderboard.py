@@ -103,6 +103,7 @@ def test_load_run_long_table(run_dir):
         "status",
         "detail",
         "excluded",
+        "flags",
     ]
     # per variant: 5 HumanEval + 5 HumanEval+ + 10 MBPP + 10 MBPP+ + 3 BCB-hard (no plus metric)
     assert len(table) == 5 * (5 + 5 + 10 + 10 + 3)
@@ -269,3 +270,21 @@ def test_missing_or_empty_run_dir_is_bad_input(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["leaderboard", str(tmp_path / "empty")]) == 2
     assert "no evaluation results" in capsys.readouterr().err
+
+
+def test_flagged_samples_are_counted_per_variant(run_dir):
+    """Static gaming flags (results rows' `flags`) are counted per variant, once per sample (not per metric),
+    without touching pass@1."""
+    before = build_leaderboard(load_run(run_dir), run_provenance(run_dir), resamples=200)
+    assert "Gaming flags" not in render_markdown(before)  # nothing flagged: no section
+    path = run_dir / "dpo" / "mbpp" / "eval" / "results.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows[0]["flags"], rows[1]["flags"] = ["custom_eq"], ["process_exit", "frame_walk"]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    board = build_leaderboard(load_run(run_dir), run_provenance(run_dir), resamples=200)
+    markdown = render_markdown(board)
+    section = markdown.split("## Gaming flags", 1)[1].split("##", 1)[0]
+    assert "| DPO | 2 | 18 | custom_eq 1, frame_walk 1, process_exit 1 |" in section  # 5 + 10 + 3 samples
+    assert "| Base | 0 | 18 | – |" in section
+    assert "Gaming flags" in render_html(board)
+    assert before.pass_at_1.equals(board.pass_at_1)

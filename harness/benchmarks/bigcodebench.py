@@ -52,7 +52,9 @@ PRELOAD = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "scipy", "scipy
 # halfway and end alone. Ordering only; a task missing from the file costs 0 (dataset order).
 DURATIONS_FILE = Path(__file__).with_name("bigcodebench_hard_durations.json")
 GT_SAVE_EVERY = 10  # ground-truth results are saved as they come, so an interrupted gate resumes
-GT_FORMAT = 3  # of the ground-truth cache entries: {"status", "details", "error", "seconds"}; 3: calibrated program
+GT_FORMAT = 4  # of the ground-truth cache entries: {"status", "details", "error", "seconds"}; 3: calibrated program;
+# 4: checked by sandboxes/bigcodebench_runner.py
+RUNNER = "tamper-evident-1"  # which checker decided (part of the verdict key): sandboxes/bigcodebench_runner.py
 
 
 @BENCHMARKS.register("bigcodebench")
@@ -165,7 +167,8 @@ class BigCodeBench(Benchmark):
 
     def limits_key(self) -> dict[str, Any]:
         return {"timeout": EFFECTIVE_TIMEOUT, "max_as_limit": MAX_AS_LIMIT_MB, "max_data_limit": MAX_DATA_LIMIT_MB,
-                "max_stack_limit": MAX_STACK_LIMIT_MB, "calibrated": self.calibrated, "preload": list(PRELOAD)}
+                "max_stack_limit": MAX_STACK_LIMIT_MB, "calibrated": self.calibrated, "preload": list(PRELOAD),
+                "runner": RUNNER}
 
     def _payload(self, problem: dict, code: str) -> dict:
         return {"code": code, "test": problem["test"], "entry_point": problem["entry_point"],

@@ -1,8 +1,8 @@
 """`composite`: the synthetic composite tasks (harness.synth) scored like HumanEval+.
 
-Differential testing against the reference's outputs through evalplus's own checking code, on the very job path
-of HumanEval+/MBPP+ (this class is an `EvalPlusBenchmark`: ground truth measured in the sandbox, `evalplus_check`
-jobs, the same verdicts, time limits and verdict cache), so every hardening of that path applies here too.
+Differential testing against the reference's outputs with evalplus's comparison semantics, on the very job path
+of HumanEval+/MBPP+ (this class is an `EvalPlusBenchmark`: ground truth measured in the sandbox, `evalplus_outputs`
+jobs whose outputs the harness judges, the same verdicts, time limits and verdict cache), so every hardening of that path applies here too.
 The base tests are the task's first inputs (its docstring examples among them), the plus tests the rest.
 
 Subsets: `full` (default) = the held-out tasks (`test` + `atoms-held-out`: the target-domain generalisation the

@@ -9,13 +9,14 @@ machine silently tightens the limits, their issue #5).
 from __future__ import annotations
 
 import hashlib
-import pickle
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from harness import cache_entry
 from harness.benchmarks.base import BENCHMARKS, Benchmark, CheckJob, Dataset, Verdict
+from harness.benchmarks.evalplus_judge import count_passed, decode_outputs, judge_stage
 from harness.core.data import find_release_file
 from harness.core.errors import InfraError
 from harness.core.hashing import text_digest
@@ -24,6 +25,46 @@ from sandboxes.base import JobResult, Sandbox
 MIN_TIME_LIMIT = 1.0  # evalplus 0.3.1 DEFAULT_MIN_TIME_LIMIT
 GT_TIME_LIMIT_FACTOR = 4.0  # evalplus 0.3.1 DEFAULT_GT_TIME_LIMIT_FACTOR
 TIMEOUT_PER_STAGE = 60.0  # evalplus caps one untrusted_check at 60 s (EVALPLUS_TIMEOUT_PER_TASK)
+GT_FORMAT = 2  # of the ground-truth file: 2 = codec JSON (sandboxes/codec.py), 1 was a pickle
+JUDGE = "outside-1"  # where verdicts are decided (part of the verdict key): outputs judged outside the sandbox
+
+
+def encode_task_groundtruth(value: dict) -> str:
+    """One task's ground truth as the worker returns it ({"base": [codec data], "base_time": [s], "plus": ...,
+    "plus_time": ...}) as compact JSON text."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def decode_task_groundtruth(text: str) -> dict:
+    """The stored text back to expected outputs (plain values) and times; ValueError for anything else."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in
+                                             ("base", "plus", "base_time", "plus_time")):
+        raise ValueError("not a task's ground truth")
+    return {"base": decode_outputs(data["base"]), "plus": decode_outputs(data["plus"]),
+            "base_time": [float(t) for t in data["base_time"]], "plus_time": [float(t) for t in data["plus_time"]]}
+
+
+def store_groundtruth(path: Path, key: str, stored: dict[str, str]) -> None:
+    """The ground-truth file: the cache envelope (harness/cache_entry.py) around JSON task id -> that task's
+    encode_task_groundtruth text. JSON of codec data, never a pickle."""
+    cache_entry.write_bytes(path, key, json.dumps(stored, separators=(",", ":")).encode())
+
+
+def read_groundtruth(path: Path, key: str) -> dict[str, str]:
+    """What store_groundtruth wrote; {} when missing or damaged (recomputed, never trusted)."""
+    payload = cache_entry.read_bytes(path, key, "ground-truth")
+    if payload is None:
+        return {}
+    try:
+        stored = json.loads(payload)
+    except ValueError as exc:
+        cache_entry.report_damage("ground-truth", path, f"cannot decode: {type(exc).__name__}")
+        return {}
+    if not (isinstance(stored, dict) and all(isinstance(v, str) for v in stored.values())):
+        cache_entry.report_damage("ground-truth", path, "not task id → encoded ground truth")
+        return {}
+    return stored
 
 
 class EvalPlusBenchmark(Benchmark):
@@ -50,15 +91,15 @@ class EvalPlusBenchmark(Benchmark):
         return False
 
     def prepare(self, dataset: Dataset, task_ids: list[str], sandbox: Sandbox, cache_dir: Path) -> dict:
-        """Ground truth for `task_ids`, from the cache or computed in the sandbox (only the missing tasks).
+        """Ground truth for `task_ids`, from the cache or computed in the sandbox (only the missing tasks). The
+        expected outputs stay here: check jobs carry inputs and limits only, verdicts are judged here.
 
         The cache file is one envelope (key + checksum, checked before anything is decoded) around task id →
-        that task's encoded ground truth, so each task's digest is the hash of its stored bytes (exact, and cheap:
-        no re-encoding of a 250 MB ground truth) and only the tasks checked now are decoded. The encoding is still
-        pickle: issue 13 replaces it by a format that cannot run code on load."""
+        that task's ground truth as codec JSON text (sandboxes/codec.py: loading it runs no code), so each task's
+        digest is the hash of its stored text and only the tasks checked now are decoded."""
         key = text_digest(f"{dataset.hash}|{sandbox.machine_key()}")[:16]
-        cache_file = cache_dir / "groundtruth" / f"{dataset.name}-{dataset.hash}-{key}.gt"
-        stored = self._read_ground_truth(cache_file, key)
+        cache_file = cache_dir / "groundtruth" / f"{dataset.name}-{dataset.hash}-{key}.gt{GT_FORMAT}.json"
+        stored = read_groundtruth(cache_file, key)
         oracle = _StoredOracle(stored)
         missing = [t for t in task_ids if t not in stored]
         if missing:
@@ -72,60 +113,59 @@ class EvalPlusBenchmark(Benchmark):
                 if result.error:
                     raise InfraError(f"ground truth of {missing[index]} failed in the sandbox: "
                                      f"{result.error} {result.detail.splitlines()[0] if result.detail else ''}")
-                stored[missing[index]] = pickle.dumps(result.value, protocol=pickle.HIGHEST_PROTOCOL)
-            cache_entry.write_bytes(cache_file, key, pickle.dumps(stored, protocol=pickle.HIGHEST_PROTOCOL))
-        self._gt_digests = {t: hashlib.sha256(stored[t]).hexdigest() for t in task_ids}
+                stored[missing[index]] = encode_task_groundtruth(result.value)
+            store_groundtruth(cache_file, key, stored)
+        self._gt_digests = {t: hashlib.sha256(stored[t].encode()).hexdigest() for t in task_ids}
+        self._oracle = oracle
         return oracle
-
-    @staticmethod
-    def _read_ground_truth(cache_file: Path, key: str) -> dict[str, bytes]:
-        payload = cache_entry.read_bytes(cache_file, key, "ground-truth")
-        if payload is None:
-            return {}
-        try:
-            stored = pickle.loads(payload)
-        except Exception as exc:  # noqa: BLE001 - any failure to decode is damage: recompute
-            cache_entry.report_damage("ground-truth", cache_file, f"cannot decode: {type(exc).__name__}")
-            return {}
-        if not (isinstance(stored, dict) and all(isinstance(v, bytes) for v in stored.values())):
-            cache_entry.report_damage("ground-truth", cache_file, "not task id → encoded ground truth")
-            return {}
-        return stored
 
     def oracle_digest(self, oracle: dict, task_id: str) -> str:
         """The task's ground truth by content (expected outputs and times): part of its verdicts' cache key."""
         return self._gt_digests[task_id]
 
+    def _time_limits(self, times: list[float]) -> list[float]:
+        return [max(self.min_time_limit, self.gt_time_limit_factor * t) for t in times]
+
     def check_job(self, dataset: Dataset, oracle: dict, task_id: str, solution: str) -> CheckJob:
         problem = dataset.problems[task_id]
         expected = oracle[task_id]
+        limits = {split: self._time_limits(expected[f"{split}_time"]) for split in ("base", "plus")}
         # The wall-clock bound for the whole job: both of evalplus's stages with their own +3 s slack, + start-up.
-        stages = 0.0
-        for split in ("base", "plus"):
-            limits = [max(self.min_time_limit, self.gt_time_limit_factor * t) for t in expected[f"{split}_time"]]
-            stages += min(TIMEOUT_PER_STAGE, sum(limits)) + 3
-        payload = {
-            "dataset": self.dataset_name, "solution": solution, "entry_point": problem["entry_point"],
-            "base_input": problem["base_input"], "plus_input": problem["plus_input"], "atol": problem["atol"],
-            "expected": expected, "min_time_limit": self.min_time_limit,
-            "gt_time_limit_factor": self.gt_time_limit_factor,
-        }
+        stages = sum(min(TIMEOUT_PER_STAGE, sum(limits[split])) + 3 for split in ("base", "plus"))
+        payload = {"solution": solution, "entry_point": problem["entry_point"],
+                   "base_input": problem["base_input"], "plus_input": problem["plus_input"],
+                   "base_limits": limits["base"], "plus_limits": limits["plus"]}
         cost = sum(expected["base_time"]) + sum(expected["plus_time"])
-        return CheckJob("evalplus_check", payload, timeout=stages + 5, cost=cost)
+        return CheckJob("evalplus_outputs", payload, timeout=stages + 5, cost=cost)
 
     def verdict(self, dataset: Dataset, task_id: str, result: JobResult) -> Verdict:
         if result.error:  # the worker itself timed out, ran out of memory or broke: no test passed
             status = "timeout" if result.error == "timeout" else "fail"
             return Verdict(status, status, detail=result.error)
         problem = dataset.problems[task_id]
-        (base_status, base_details), (plus_status, plus_details) = result.value["base"], result.value["plus"]
+        expected = self._oracle[task_id]
+        judged = {split: judge_stage(self.dataset_name, problem["entry_point"], problem[f"{split}_input"],
+                                     expected[split], problem["atol"], result.value[split])
+                  for split in ("base", "plus")}
+        (base_status, base_details, base_why), (plus_status, plus_details, plus_why) = judged["base"], judged["plus"]
+        detail = base_status if base_status != "pass" else plus_status
+        why = base_why if base_status != "pass" else plus_why
         return Verdict(
             base_status=base_status,
             plus_status=plus_status,
             base_fail_tests=self._failed_tests(task_id, base_status, base_details, problem["base_input"]),
             plus_fail_tests=self._failed_tests(task_id, plus_status, plus_details, problem["plus_input"]),
-            detail=base_status if base_status != "pass" else plus_status,
+            detail=f"{detail}: {why}" if why and detail != "pass" else detail,
         )
+
+    def tests_passed(self, dataset: Dataset, task_id: str, result: JobResult) -> int:
+        """Inputs (base + plus) answered right by a check job run with `every_input` (GRPO's fraction reward)."""
+        if result.error:
+            return 0
+        problem = dataset.problems[task_id]
+        expected = self._oracle[task_id]
+        return sum(count_passed(self.dataset_name, problem["entry_point"], problem[f"{split}_input"],
+                                expected[split], problem["atol"], result.value[split]) for split in ("base", "plus"))
 
     def _failed_tests(self, task_id: str, status: str, details: list, inputs: list) -> list:
         # evalplus.evaluate's get_failed_tests with fast_check: only the last (failing) input is reported.
@@ -137,19 +177,20 @@ class EvalPlusBenchmark(Benchmark):
         return inputs
 
     def limits_key(self) -> dict[str, Any]:
-        return {"min_time_limit": self.min_time_limit, "gt_time_limit_factor": self.gt_time_limit_factor}
+        return {"min_time_limit": self.min_time_limit, "gt_time_limit_factor": self.gt_time_limit_factor,
+                "judge": JUDGE}
 
 
 class _StoredOracle(Mapping):
     """task id → ground truth, decoded from its stored bytes on first use: a fully cached evaluation only hashes
     the bytes (for the verdict keys) and decodes nothing."""
 
-    def __init__(self, stored: dict[str, bytes]):
+    def __init__(self, stored: dict[str, str]):
         self.stored, self.decoded = stored, {}
 
     def __getitem__(self, task_id: str) -> dict:
         if task_id not in self.decoded:
-            self.decoded[task_id] = pickle.loads(self.stored[task_id])  # verified by the envelope's checksum
+            self.decoded[task_id] = decode_task_groundtruth(self.stored[task_id])  # checksum verified on read
         return self.decoded[task_id]
 
     def __iter__(self):

@@ -5,7 +5,7 @@
   candidate differs. Neither needs a sandbox.
 - `plausible`: the program passes the task's tests, run as evalplus does it (differential testing, in the sandbox):
   the release's assert scripts become cases whose observations are compared with the reference program's
-  (`quixbugs_cases`), through the same `evalplus_groundtruth` / `evalplus_check` jobs as HumanEval+ and MBPP+, so
+  (`quixbugs_cases`), through the same `evalplus_groundtruth` / `evalplus_outputs` jobs (judged outside the sandbox) as HumanEval+ and MBPP+, so
   whatever those jobs guarantee about verdicts holds here too.
 
 Everything the rest of the harness needs to know about QuixBugs is declared on the class below.

@@ -1,0 +1,163 @@
+"""Judging evalplus outputs outside the sandbox: evalplus's comparison semantics applied to decoded data.
+
+The child that ran the candidate sent back one codec-encoded answer per input (sandboxes/evalplus_child.py);
+this process runs no candidate code and compares plain built-in values, so an output cannot choose its verdict
+(an `__eq__` that returns True, a list subclass equal to everything, a patched numpy.allclose or builtin, a
+rewritten expected list: none of them reaches this side). `compare` mirrors the comparison block of
+evalplus.eval.unsafe_execute (0.3.1) line for line and calls evalplus's own oracle helpers (`is_floats`,
+`_poly`, `_surface_Area`, `_digit_distance_nums`, the MBPP task lists). Where the outcome of a case was only
+defined by evalplus running the candidate's own code, it is decided as follows:
+- an object with its own equality, a generator, any non-value ("opaque"): `fail`, "output of type X cannot be
+  checked" (for MBPP's output-not-none tasks it counts as a non-None output, as there);
+- a numpy scalar: rebuilt as that numpy scalar here, so `==` and the `type(out) == type(exp)` of the atol path
+  behave as in evalplus; a subclass without its own equality (namedtuple, OrderedDict, Counter, ...): compared
+  as its base type, and `type(out) != type(exp)` as in evalplus;
+- the special oracles use the inputs as sent, not the candidate's mutated copy (evalplus evaluates `_poly(*inp,
+  out)` after the call, so mutating `xs` changed the oracle);
+- a child that ends before answering every input (os._exit, a signal, sys.exit from a finally...) is `fail`,
+  "exited before the tests completed" (evalplus reports `timeout`: its child left no status);
+- answers are counted: fewer than the inputs is never a pass, and the child cannot say which input it answered.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sandboxes.codec import CodecError, Opaque, decode, loads, type_name
+
+EXITED = "exited before the tests completed"
+
+
+def judge_stage(dataset: str, entry_point: str, inputs: list, expected: list, atol: float,
+                stage: dict) -> tuple[str, list[bool], str]:
+    """(status, details, why) of one stage, as evalplus's untrusted_check(fast_check=True) reports it: details
+    are the per-input results up to the first failure."""
+    details: list[bool] = []
+    answers = stage.get("answers", [])
+    for index, text in enumerate(answers):
+        if index >= len(inputs):
+            return "fail", details, f"tampered: {len(answers)} answers for {len(inputs)} inputs"
+        if isinstance(text, dict):  # an every-input stage's failed input: where a fast-check stage would end
+            return "fail", details + [False], _failed_why(index, text)
+        try:
+            out = loads(text)
+        except CodecError as exc:
+            return "fail", details + [False], f"input {index}: malformed output ({exc})"
+        ok, atol, why = compare(dataset, entry_point, inputs[index], out, expected[index], atol)
+        if ok and dataset == "humaneval" and entry_point == "find_zero":
+            continue  # evalplus's find_zero oracle `continue`s before counting the input: it never passes
+        details.append(ok)
+        if not ok:
+            return "fail", details, why or f"wrong output on input {index}"
+    end, answered = stage.get("end"), len(answers)
+    if end == "done":
+        if answered == len(inputs) == len(details):
+            return "pass", details, ""
+        if answered == len(inputs):
+            return "fail", details, "evalplus counts no passing find_zero input (its oracle skips the count)"
+        return "fail", details, f"tampered: done after {answered} of {len(inputs)} answers"
+    if end == "raised":
+        try:
+            info = json.loads(stage.get("detail") or "{}")
+        except ValueError:
+            info = {}
+        if info.get("at") == "call" and answered < len(inputs):
+            details.append(False)  # evalplus marks the input whose call raised (its time limit included)
+        kind = str(info.get("type", "?"))
+        where = f"on input {answered}" if info.get("at") == "call" else "at module level"
+        return "fail", details, f"raised {kind} {where}" if kind != "TimeoutException" else \
+            f"time limit exceeded on input {answered}"
+    if end == "uncheckable":
+        return "fail", details + [False], f"input {answered}: {stage.get('detail')}"
+    if end == "timeout":
+        return "timeout", details, "timeout"
+    if end == "exited":
+        return "fail", details, f"{EXITED} ({stage.get('detail')})"
+    return "fail", details, f"{end}: {stage.get('detail')}"
+
+
+def _failed_why(index: int, answer: dict) -> str:
+    try:
+        info = json.loads(answer.get("failed") or "{}")
+    except (TypeError, ValueError):
+        info = {}
+    if not isinstance(info, dict):
+        info = {}
+    if "uncheckable" in info:
+        return f"input {index}: {info['uncheckable']}"
+    kind = str(info.get("type", "?"))
+    return f"time limit exceeded on input {index}" if kind == "TimeoutException" else f"raised {kind} on input {index}"
+
+
+def count_passed(dataset: str, entry_point: str, inputs: list, expected: list, atol: float, stage: dict) -> int:
+    """How many inputs of an every-input stage (evalplus's fast_check=False) got a right answer: evalplus's
+    `sum(details)`. Answers past the inputs count for nothing; a failed input's placeholder is a failure."""
+    passed = 0
+    for index, text in enumerate(stage.get("answers", [])[: len(inputs)]):
+        if isinstance(text, dict):
+            continue
+        try:
+            out = loads(text)
+        except CodecError:
+            continue
+        ok, atol, _ = compare(dataset, entry_point, inputs[index], out, expected[index], atol)
+        if ok and not (dataset == "humaneval" and entry_point == "find_zero"):
+            passed += 1
+    return passed
+
+
+def compare(dataset: str, entry_point: str, inp, out, exp, atol) -> tuple[bool, float, str]:
+    """(ok, atol, why) for one input: evalplus's comparison block, on decoded values. `atol` is returned because
+    evalplus rebinds it inside its loop (a float output sets it to 1e-6 for the inputs after it too)."""
+    import numpy as np
+    from evalplus.eval import is_floats
+    from evalplus.eval._special_oracle import (
+        MBPP_OUTPUT_NOT_NONE_TASKS,
+        MBPP_OUTPUT_SET_EQ_TASKS,
+        _digit_distance_nums,
+        _poly,
+        _surface_Area,
+    )
+
+    not_none_task = dataset == "mbpp" and entry_point in MBPP_OUTPUT_NOT_NONE_TASKS
+    if isinstance(out, Opaque) and not not_none_task:
+        return False, atol, f"output of type {out.type_name} cannot be checked"
+    try:
+        exact_match = out == exp
+        if dataset == "mbpp":
+            if "are_equivalent" == entry_point:  # Mbpp/164 special oracle
+                exact_match = exact_match or True
+            elif "sum_div" == entry_point:  # Mbpp/295 special oracle
+                exact_match = exact_match or out == 0
+            elif "surface_Area" == entry_point:  # Mbpp/581 special oracle
+                exact_match = exact_match or abs(out - _surface_Area(*inp)) <= atol
+            elif "digit_distance_nums" == entry_point:  # Mbpp/558 special oracle
+                exact_match = exact_match or out == _digit_distance_nums(*inp)
+            elif entry_point in MBPP_OUTPUT_SET_EQ_TASKS:
+                exact_match = set(out) == set(exp)
+            elif entry_point in MBPP_OUTPUT_NOT_NONE_TASKS:
+                if isinstance(out, bool):
+                    exact_match = out == exp
+                else:
+                    exact_match = exp == (out is not None)
+        if dataset == "humaneval" and "find_zero" == entry_point:
+            return bool(abs(_poly(*inp, out)) <= atol), atol, ""
+        if atol == 0 and is_floats(exp):
+            atol = 1e-6  # enforce atol for float comparison
+        if not exact_match and atol != 0:
+            if type(out) != type(exp):  # noqa: E721  (evalplus compares the types with ==)
+                return False, atol, ""
+            if isinstance(exp, (list, tuple)) and len(out) != len(exp):
+                return False, atol, ""
+            return bool(np.allclose(out, exp, rtol=1e-07, atol=atol)), atol, ""
+        return bool(exact_match), atol, ""
+    except Exception:  # noqa: BLE001  (evalplus catches any failure of the comparison as a failed input)
+        return False, atol, ""
+
+
+def decode_outputs(encoded: list) -> list:
+    """Ground-truth outputs stored as codec data."""
+    return [decode(item) for item in encoded]
+
+
+__all__ = ["EXITED", "judge_stage", "count_passed", "compare", "decode_outputs", "type_name"]
