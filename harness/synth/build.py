@@ -29,6 +29,7 @@ from harness.core.hashing import file_digest, json_digest, text_digest
 from harness.synth.atoms import ATOMS
 from harness.synth.inputs import canonical, json_exact
 from harness.synth.tasks import Candidate, canonical_solution, draw_chain, draw_inputs, prompt, training_text
+from sandboxes.codec import CodecError, decode
 
 SYNTH_FORMAT = 1  # bump when the task layout or the generation rules change
 SPLITS = ("train", "test", "atoms-held-out")
@@ -117,7 +118,10 @@ def _judge_reference(first, second, config: SynthConfig) -> tuple[dict | None, s
     for result in (first, second):
         if result.error:
             return None, f"reference failed: {result.error} {(result.detail or '').splitlines()[0][:200]}"
-    outputs = {split: first.value[split] for split in ("base", "plus")}
+    try:  # the job returns expected outputs as codec data (sandboxes/codec.py): decoding runs no code
+        outputs = {split: [decode(item) for item in first.value[split]] for split in ("base", "plus")}
+    except CodecError as exc:
+        return None, f"reference output cannot be decoded ({exc})"
     if not json_exact(outputs["base"] + outputs["plus"]):
         return None, "reference output is not JSON-exact (tuple, set, non-string key, NaN ...)"
     if any(canonical(first.value[s]) != canonical(second.value[s]) for s in ("base", "plus")):
