@@ -4,6 +4,7 @@ cells over seeds against per-seed rates computed here."""
 
 from __future__ import annotations
 
+import json
 import math
 from statistics import NormalDist
 
@@ -100,3 +101,24 @@ def test_cells_over_seeds_show_the_mean_and_the_spread():
     assert row["test"] == "bootstrap tasks×seeds" and row["seeds"] == "3/1"
     assert row["delta"] == pytest.approx(np.mean(rates) - 3 / 8)
     assert row["delta_low"] <= row["delta"] <= row["delta_high"]
+
+
+def test_fgit_weight_statistics_become_training_curves(tmp_path):
+    """The tiny-model grid run logs no weight statistics (its teacher makes no usable pair; FGit logs them over
+    paired rows only), so the curves of the weight statistics are checked on a constructed log."""
+    from leaderboards.grid import load_curves
+    from leaderboards.grid_plots import curve_plot
+
+    log = tmp_path / "fgit" / "artifact" / "train_log.jsonl"
+    log.parent.mkdir(parents=True)
+    rows = [{"step": 1, "loss": 2.0, "learning_rate": 1e-4, "fgit_pairs": 2, "fgit_weight_mean": 1.4},
+            {"step": 2, "loss": 1.5, "learning_rate": 5e-5, "fgit_pairs": 2, "fgit_weight_mean": 1.7},
+            {"step": 2, "train_loss": 1.75}]  # the summary line: no curve point
+    log.write_text("".join(f"{json.dumps(r)}\n" for r in rows) + '{"step": 3, "lo')  # and a line cut by a kill
+    curves = load_curves(tmp_path)
+    assert curves == {"fgit": {"loss": [(1, 2.0), (2, 1.5)], "learning_rate": [(1, 1e-4), (2, 5e-5)],
+                               "fgit_pairs": [(1, 2.0), (2, 2.0)], "fgit_weight_mean": [(1, 1.4), (2, 1.7)]}}
+    manifest = {"instances": {"fgit": {"name": "fgit", "plugin": "fgit", "model": "m", "seed": None}}}
+    grid = build_grid(_table({"fgit": [True, False]}), manifest, resamples=10, seed=0, curves=curves)
+    svg = curve_plot(grid, "fgit_weight_mean")
+    assert 'aria-label="training curve fgit_weight_mean"' in svg and svg.count("<circle") == 2
