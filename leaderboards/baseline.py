@@ -109,7 +109,8 @@ def grid_to_json(board: Leaderboard) -> dict:
     if grid is None:
         return {}
     instances = [{"name": unit, "instance": info["name"], "plugin": info["plugin"], "model": info["model"],
-                  "seed": info["seed"], "settings": info["settings"], "axes": info["axes"]}
+                  "seed": info["seed"], "settings": info["settings"], "axes": info["axes"],
+                  **({"from": info["from"]} if info.get("from") else {})}  # chaining: the unit it trained from
                  for unit, info in grid.instances.items()]
     out: dict = {"instances": instances}
     if grid.is_grid:

@@ -81,7 +81,7 @@ def instances_of(units: list[str], manifest: dict) -> dict[str, dict]:
         entry = declared.get(unit) or {}
         out[unit] = {"name": entry.get("name", unit), "plugin": entry.get("plugin", unit),
                      "model": entry.get("model"), "seed": entry.get("seed"), "axes": entry.get("axes", {}),
-                     "settings": entry.get("settings", {})}
+                     "settings": entry.get("settings", {}), "from": entry.get("from")}
     return out
 
 

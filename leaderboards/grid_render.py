@@ -20,7 +20,8 @@ def instance_rows(grid) -> tuple[list[str], list[list[str]]]:
     header = ["Instance", "Plugin", "Model", "Seed", "Settings (differing from the plugin's defaults)"]
     rows = []
     for unit, info in grid.instances.items():
-        settings = ", ".join(f"{k}={_value(v)}" for k, v in sorted(info["settings"].items())) or DASH
+        chained = [f"from={info['from']}"] if info.get("from") else []  # the unit it trained from
+        settings = ", ".join(chained + [f"{k}={_value(v)}" for k, v in sorted(info["settings"].items())]) or DASH
         rows.append([unit, info["plugin"], str(info["model"] or DASH),
                      DASH if info["seed"] is None else str(info["seed"]), settings])
     return header, rows

@@ -106,3 +106,8 @@ def test_a_chained_grid_trains_each_seed_from_its_own_upstream_artifact(tmp_path
     keys = {json.loads((run / f"sft-again@seed={s}" / "artifact" / "artifact.json").read_text())["cache_key"]
             for s in (0, 1)}
     assert len(keys) == 2  # each seed chained on its own upstream artifact
+    board = json.loads((run / "leaderboard.json").read_text())
+    chained = {i["name"]: i.get("from") for i in board["instances"]}
+    assert chained == {"sft@seed=0": None, "sft@seed=1": None, "sft-again@seed=0": "sft@seed=0",
+                       "sft-again@seed=1": "sft@seed=1"}
+    assert "from=sft@seed=1" in (run / "leaderboard.md").read_text()

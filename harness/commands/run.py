@@ -1,6 +1,7 @@
 """`fgit-bench run`: the comparison — train every variant, generate, evaluate, print the leaderboard.
 
-    fgit-bench run [--profile smoke|methods|paper] [--config run.toml] [--output RUN_DIR] [--shard i/n]
+    fgit-bench run [--profile NAME] [--config run.toml] [--output RUN_DIR] [--sweep V:KEY=A,B] [--limit N]
+                   [--shard i/n]
 
 Settings come from the profile (default smoke when no --config is given), then the TOML file, then the flags.
 Every stage is cached: a second run with nothing changed only re-checks hashes; a killed run resumes; adding a
