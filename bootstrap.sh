@@ -3,7 +3,7 @@
 #   ./bootstrap.sh demo   set up, then run the main job on the embedded default (offline model, best sandbox, smoke)
 #   ./bootstrap.sh test   set up, then run the test suite
 #   ./bootstrap.sh setup  set up only
-# Set-up: system packages (Docker engine, bubblewrap, mmdebstrap) when run as root with apt, the Docker daemon,
+# Set-up: system packages (Docker engine, bubblewrap, mmdebstrap, chromium) when run as root with apt, the Docker daemon,
 # a Python 3.11 venv in .venv with pinned torch, the sandbox images/environments. Idempotent: re-runs are quick.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -17,6 +17,7 @@ system_packages() {
   command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
   command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
   command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # the leaderboard page's headless-browser test
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
     log "not root or no apt-get: skipping ${missing[*]} (the sandbox falls back to bwrap/process; see README)"

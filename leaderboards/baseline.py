@@ -92,11 +92,37 @@ def leaderboard_to_json(board: Leaderboard) -> dict:
             "resamples": board.resamples,
             "seed": board.seed,
             "test": "exact two-sided McNemar (binomial on discordant tasks)",
+            "adjustment": "Holm over each reference's paired rows (statsmodels)",
+            "mde": "minimum detectable effect at 80% power, alpha 0.05, from n and the discordance (Miller 2024)",
             "excluded_tasks": "dropped for every variant",
         },
         "variants": ordered,
         "paired": [{k: _clean(v) for k, v in row.items()} for row in board.paired.to_dict("records")],
+        **grid_to_json(board),
     }
+
+
+def grid_to_json(board: Leaderboard) -> dict:
+    """`instances`: [{name, instance, plugin, model, seed, settings, axes}] (name: the unit id, the key of
+    `variants`); with a grid also `grid`: cells over seeds, comparisons over tasks and seeds, a table per axis."""
+    grid = board.grid
+    if grid is None:
+        return {}
+    instances = [{"name": unit, "instance": info["name"], "plugin": info["plugin"], "model": info["model"],
+                  "seed": info["seed"], "settings": info["settings"], "axes": info["axes"],
+                  **({"from": info["from"]} if info.get("from") else {})}  # chaining: the unit it trained from
+                 for unit, info in grid.instances.items()]
+    out: dict = {"instances": instances}
+    if grid.is_grid:
+        records = lambda frame: [{k: _clean(v) for k, v in row.items()} for row in frame.to_dict("records")]  # noqa: E731
+        out["grid"] = {
+            "cells": records(grid.cells), "comparisons": records(grid.comparisons),
+            "axes": {axis: records(grid.axis_table(axis)) for axis in grid.axes},
+            "statistics": {"seeds": "two-level bootstrap: tasks (paired) × seeds (per side); p inverted from it",
+                           "adjustment": "Holm over the rows of each axis table (statsmodels)",
+                           "mde": "80% power, alpha 0.05, Miller 2024 paired formula"},
+        }
+    return out
 
 
 def dumps(document: dict) -> str:

@@ -168,8 +168,12 @@ def render_html(board: Leaderboard) -> str:
     if not board.paired.empty:
         body.append(
             f"<p>Δ: paired percentile bootstrap over tasks ({board.resamples} resamples, seed "
-            f"{board.seed}); p: exact two-sided McNemar test on the discordant tasks.</p>"
+            f"{board.seed}); p: exact two-sided McNemar test on the discordant tasks; Holm p: adjusted over the "
+            "rows of the table; MDE: minimum detectable effect at 80% power (Miller 2024).</p>"
         )
+    from leaderboards.grid_render import grid_html
+
+    body += grid_html(board, html_table)
     matrices = [(m, win_loss_matrix(board, m)) for m in board.metrics]
     if any(html for _, html in matrices):
         body.append("<h2>Per-task wins and losses against Base</h2>")

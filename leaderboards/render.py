@@ -128,7 +128,8 @@ def interval_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
 
 
 def paired_rows(board: Leaderboard, reference: str) -> tuple[list[str], list[list[str]]]:
-    header = ["Metric", "Variant", "Tasks", "Wins", "Losses", "Δpass@1 (pp)", "95% CI (pp)", "McNemar p"]
+    header = ["Metric", "Variant", "Tasks", "Wins", "Losses", "Δpass@1 (pp)", "95% CI (pp)", "McNemar p",
+              "Holm p", "MDE (pp)"]
     rows = []
     frame = board.paired.loc[board.paired["reference"] == reference]
     for r in frame.itertuples(index=False):
@@ -142,6 +143,8 @@ def paired_rows(board: Leaderboard, reference: str) -> tuple[list[str], list[lis
                 signed_pp(r.delta),
                 f"[{signed_pp(r.delta_low)}, {signed_pp(r.delta_high)}]",
                 p_value_text(r.p_value),
+                p_value_text(r.p_holm),
+                DASH if math.isnan(r.mde) else f"{100 * r.mde:.1f}",
             ]
         )
     return header, rows
@@ -215,7 +218,9 @@ def render_markdown(board: Leaderboard) -> str:
     if not board.paired.empty:
         parts += [
             f"Δ: paired percentile bootstrap over tasks ({board.resamples} resamples, seed {board.seed}); "
-            "wins/losses: tasks only the variant / only the reference passes; p: exact two-sided McNemar.",
+            "wins/losses: tasks only the variant / only the reference passes; p: exact two-sided McNemar; "
+            "Holm p: adjusted over the rows of the table; MDE: minimum detectable effect at 80% power, α = 0.05 "
+            "(Miller 2024), from the task count and the observed discordance.",
             "",
         ]
     header, rows = flag_rows(board)
@@ -223,6 +228,9 @@ def render_markdown(board: Leaderboard) -> str:
         parts += ["## Gaming flags (static scan of the samples; verdicts unchanged)", "",
                   markdown_table(header, rows), ""]
     parts += hotfix_markdown(board)
+    from leaderboards.grid_render import grid_markdown
+
+    parts += grid_markdown(board)
     notes = board.notes()
     if notes:
         parts += ["## Notes", ""] + [f"- {note}" for note in notes] + [""]
@@ -230,7 +238,7 @@ def render_markdown(board: Leaderboard) -> str:
 
 
 CSV_COLUMNS = ["variant", "label", "metric", "n", "passed", "pass_at_1", "ci_low", "ci_high", "rel_vs_base"]
-_PAIRED_FIELDS = ["n", "wins", "losses", "delta", "delta_low", "delta_high", "p_value"]
+_PAIRED_FIELDS = ["n", "wins", "losses", "delta", "delta_low", "delta_high", "p_value", "p_holm", "mde"]
 
 
 def render_csv(board: Leaderboard) -> str:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from leaderboards.defaults import DEFAULT_RESAMPLES, DEFAULT_SEED
+from leaderboards.grid_stats import holm, minimum_detectable_effect
 from leaderboards.table import comparable, order_metrics, order_variants
 
 REFERENCES = ("base", "sft")
@@ -176,6 +177,8 @@ def paired_frame(
         "delta_low",
         "delta_high",
         "p_value",
+        "p_holm",
+        "mde",
     ]
     rows = []
     variants = order_variants(table["variant"].unique())
@@ -210,9 +213,15 @@ def paired_frame(
                         "delta_low": result.low,
                         "delta_high": result.high,
                         "p_value": result.p_value,
+                        "mde": minimum_detectable_effect(
+                            passed[both, col].astype(float) - passed[both, ref].astype(float)),
                     }
                 )
-    return pd.DataFrame(rows, columns=columns)
+    frame = pd.DataFrame(rows, columns=columns)
+    for reference in frame["reference"].unique():  # the family: one paired table (one reference)
+        chosen = frame["reference"] == reference
+        frame.loc[chosen, "p_holm"] = holm(frame.loc[chosen, "p_value"])
+    return frame
 
 
 def relative_improvement(pass_frame: pd.DataFrame, reference: str = "base") -> pd.DataFrame:
@@ -248,6 +257,7 @@ class Leaderboard:
     resamples: int
     seed: int
     provenance: dict
+    grid: object = None  # leaderboards.grid.GridBoard: instances, seeds, sweep axes, training curves
 
     def notes(self) -> list[str]:
         """Caveats a reader must see: excluded tasks, variants scored on different task sets."""
@@ -282,8 +292,12 @@ def build_leaderboard(
     provenance: dict | None = None,
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
+    curves: dict | None = None,
 ) -> Leaderboard:
+    from leaderboards.grid import build_grid
+
     pass_frame = pass_at_1_frame(table)
+    provenance = dict(provenance or {})
     return Leaderboard(
         table=table,
         pass_at_1=pass_frame,
@@ -293,5 +307,6 @@ def build_leaderboard(
         metrics=order_metrics(table["metric"].unique()),
         resamples=resamples,
         seed=seed,
-        provenance=dict(provenance or {}),
+        provenance=provenance,
+        grid=build_grid(table, provenance.get("manifest") or {}, resamples, seed, curves),
     )

@@ -242,6 +242,16 @@ def _apply_pairing(examples: list[TrainingExample], entry: dict) -> list[Trainin
     return out
 
 
+def _served_from_cache(report: dict, key: str) -> dict:
+    """A stored pairing's report as this call's: its variant-cache counts describe the call that made the set,
+    and this one generated nothing (every candidate came from the cache)."""
+    if "variants" not in report:
+        return report
+    stored = report["variants"].get("cache", {})
+    cache = {**stored, "hits": stored.get("hits", 0) + stored.get("misses", 0), "misses": 0, "pairing": key[:16]}
+    return {**report, "variants": {**report["variants"], "cache": cache}}
+
+
 class FaultWeightedPlugin(TrainingPlugin):
     """Variants → masks → fault-weighted loss. Subclasses set `name` and a config class whose
     `variant_source` default names their variant source.
@@ -276,7 +286,7 @@ class FaultWeightedPlugin(TrainingPlugin):
             cache.put("pairings", key, entry)
         else:
             paired = _apply_pairing(examples, entry)
-            report = entry["report"]
+            report = _served_from_cache(entry["report"], key)
             print(f"{self.name}: variant set from the cache ({key[:12]})",
                   file=sys.stderr)
         self._prepared = (id(examples), paired, report, loaded)

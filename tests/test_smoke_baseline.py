@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.core.config import to_dict
-from harness.pipeline.config import load_run_config
+from harness.pipeline.config import config_record, load_run_config
 from leaderboards.baseline import pass_table_from_json
 
 BASELINE = Path(__file__).resolve().parent.parent / "leaderboards" / "baselines" / "smoke.json"
@@ -27,4 +26,4 @@ def test_committed_smoke_baseline_matches_the_smoke_profile():
                     continue
                 assert sorted(tasks) == sorted(spec.tasks), (variant, metric)
     manifest = table.provenance["manifest"]
-    assert manifest["profile"] == "smoke" and manifest["config"] == to_dict(config)
+    assert manifest["profile"] == "smoke" and manifest["config"] == config_record(config)

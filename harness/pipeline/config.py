@@ -62,6 +62,28 @@ class RunConfig:
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
     plugins: dict[str, dict[str, Any]] = field(default_factory=dict)  # [plugins.<variant>] tables: plugin configs
+    # grids (harness.pipeline.grid): [variant.<name>] instances, [[sweep]] tables, training seeds, base models
+    variant: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sweep: list[dict[str, Any]] = field(default_factory=list)
+    seeds: list[int] | None = None
+    models: list[str] | None = None
+
+
+GRID_FIELDS = ("variant", "sweep", "seeds", "models")
+
+
+def config_record(config: RunConfig) -> dict:
+    """The config as a run records it (manifest `config`, `config_hash`). The grid fields are left out while they
+    are unset, so a plain comparison records exactly what it recorded before grids existed: its config hash, the
+    shard check of `merge` and the committed baselines stay comparable."""
+    from harness.core.config import to_dict
+
+    record = to_dict(config)
+    defaults = RunConfig()
+    for name in GRID_FIELDS:
+        if getattr(config, name) == getattr(defaults, name):
+            record.pop(name, None)
+    return record
 
 
 def merge_tables(base: dict, override: dict) -> dict:
@@ -91,8 +113,8 @@ def load_run_config(profile: str | None, config_file: str | None, overrides: dic
     if "benchmarks" in data:
         data["benchmarks"] = [b if isinstance(b, dict) else {"name": b} for b in data["benchmarks"]]
     config = from_dict(RunConfig, data, where=config_file or f"profile {profile}")
-    if config.variants is None:
-        config.variants = default_variants()
+    if config.variants is None:  # every plugin, then every defined instance
+        config.variants = default_variants() + list(config.variant)
     if config.benchmarks is None:
         config.benchmarks = default_benchmarks()
     if not config.variants:
@@ -116,15 +138,22 @@ def default_benchmarks() -> list[BenchmarkSpec]:
     return [BenchmarkSpec(name) for name in benchmark_names() if BENCHMARKS.get(name).in_default_run]
 
 
-def plugin_config(config: RunConfig, name: str, plugin_cls: type) -> Any:
-    """The typed config of plugin `name`: `[training.shared]` (the fields this plugin has), then its own
-    `[plugins.<name>]` table on top. `train --config` and `run` both read it this way."""
+def plugin_table(config: RunConfig, name: str, plugin_cls: type, shared_extra: dict | None = None) -> dict:
+    """The layers of plugin `name`'s config as one table: `[training.shared]` (with `shared_extra` on top: a
+    grid's `training.shared.*` sweep values), restricted to the fields this plugin has, then `[plugins.<name>]`."""
     from harness.pipeline.chaining import INSTANCE_KEYS
 
     names = {f.name for f in dataclasses.fields(plugin_cls.config_class)}
-    shared = {k: v for k, v in config.training.shared.items() if k in names}
+    shared = {k: v for k, v in merge_tables(config.training.shared, shared_extra or {}).items() if k in names}
     own = {k: v for k, v in config.plugins.get(name, {}).items() if k not in INSTANCE_KEYS}  # plugin, from
-    return from_dict(plugin_cls.config_class, merge_tables(shared, own), where=f"[plugins.{name}]")
+    return merge_tables(shared, own)
+
+
+def plugin_config(config: RunConfig, name: str, plugin_cls: type) -> Any:
+    """The typed config of plugin `name`: `[training.shared]` (the fields this plugin has), then its own
+    `[plugins.<name>]` table on top. `train --config` and `run` both read it this way (a grid's instances add
+    their own layers on top: harness.pipeline.grid)."""
+    return from_dict(plugin_cls.config_class, plugin_table(config, name, plugin_cls), where=f"[plugins.{name}]")
 
 
 def check_plugin_tables(config: RunConfig, selected: list[type]) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness.core.atomic import write_json, write_jsonl
 from harness.core.errors import BadInput
-from harness.pipeline.run import MANIFEST
+from harness.pipeline.manifest import MANIFEST
 from leaderboards.table import sort_tasks
 
 _SHARD_DIR = re.compile(r"^(\d+)-of-(\d+)$")

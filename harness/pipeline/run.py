@@ -22,21 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.core.atomic import write_json
 from harness.core.config import to_dict
 from harness.core.errors import BadInput
 from harness.core.hashing import file_digest, json_digest
-from harness.pipeline.chaining import check_chains, plugin_of, start_model
-from harness.pipeline.config import (
-    BenchmarkSpec,
-    RunConfig,
-    check_plugin_tables,
-    plugin_config,
-    training_data_path,
-)
+from harness.pipeline.chaining import check_chains, start_model
+from harness.pipeline.config import BenchmarkSpec, RunConfig, check_plugin_tables, training_data_path
+from harness.pipeline.manifest import write_manifest
 from harness.pipeline.stages import StageRecord, run_stage
 
-MANIFEST = "manifest.json"
 Log = Callable[[str], None]
 
 
@@ -154,29 +147,38 @@ class ComparisonRun:
     """One `fgit-bench run`: holds the loaded pieces that stages share (plugins, sandboxes, training data)."""
 
     def __init__(self, config: RunConfig, run_dir: Path, shard: Shard | None = None, log: Log = _stderr,
-                 profile: str | None = None):
+                 profile: str | None = None, sweeps: list[dict] | None = None):
+        from harness.pipeline.grid import plan_units
         from plugins.base import PLUGINS
 
         self.config, self.run_dir, self.shard, self.log, self.profile = config, Path(run_dir), shard, log, profile
-        # A variant is a plugin, or an instance of one: `[plugins.sft-grpo] plugin = "grpo", from = "sft"` trains
-        # plugin grpo starting from variant sft's artifact (harness.pipeline.chaining).
-        self.plugin_classes = {v: PLUGINS.get(plugin_of(config, v)) for v in config.variants}  # typos: before work
-        check_plugin_tables(config, list(self.plugin_classes.values()))
+        # A variant is a plugin or an instance of one, swept, per seed and per model: the run's units
+        # (harness.pipeline.grid). `from = "sft"` trains a unit from its upstream unit's artifact (chaining).
         check_chains(config)
-        self.plugin_configs = {v: plugin_config(config, v, cls) for v, cls in self.plugin_classes.items()}
+        self.units = plan_units(config, sweeps)  # did-you-mean on a typo, bad sweeps and chains: before any work
+        self.extra_sweeps = list(sweeps or [])
+        self.plugin_classes = {u.id: PLUGINS.get(u.plugin) for u in self.units}
+        check_plugin_tables(config, list(self.plugin_classes.values()))
+        self.plugin_configs = {u.id: u.config for u in self.units}
         self._examples = None
         self._training_inputs: dict | None = None
         self.resolved: dict[str, dict] = {}
         self._sandboxes: dict[str, object] = {}
+        self._models: dict[str, dict] = {}
         self.records: list[dict] = []
 
     # ---- inputs shared by the stages ----------------------------------------------------------------------
 
-    def model_identity(self) -> dict:
+    def model_identity(self, ref: str | None = None) -> dict:
         from harness.models import resolve_model
 
-        spec = resolve_model(self.config.model)
-        return {"ref": self.config.model, "hash": spec.content_hash()}
+        ref = ref or self.config.model
+        if ref not in self._models:  # hashed once per run
+            self._models[ref] = {"ref": ref, "hash": resolve_model(ref).content_hash()}
+        return self._models[ref]
+
+    def unit(self, unit_id: str):
+        return next(u for u in self.units if u.id == unit_id)
 
     def training_data_path(self) -> Path:
         return training_data_path(self.config.training.data, self.config.data_dir)
@@ -228,12 +230,12 @@ class ComparisonRun:
         from harness.models import resolve_model
         from plugins.artifact_cache import train_cached
 
-        cls = self.plugin_classes[variant]
+        cls, unit = self.plugin_classes[variant], self.unit(variant)
         needs_data = cls.needs_data
-        start = start_model(self, variant, model)  # the base model, or the artifact of the variant it starts from
+        start = start_model(self, variant, model)  # the base model, or the artifact of the unit it starts from
         # what the artifact key holds as resolved now (the plugins' `resolve`), besides the training set
-        inputs = {"plugin": plugin_of(self.config, variant), "model": start["hash"],
-                  "config": to_dict(self.plugin_configs[variant]), "data": self.training_inputs() if needs_data else None}
+        inputs = {"plugin": unit.plugin, "model": start["hash"], "config": to_dict(self.plugin_configs[variant]),
+                  "data": self.training_inputs() if needs_data else None}
         if self.resolved.get(variant):  # models the config's names resolved to here (plugins.base.resolve)
             inputs["resolved"] = self.resolved[variant]
         out = self.run_dir / variant / "artifact"
@@ -245,7 +247,7 @@ class ComparisonRun:
             if needs_data:
                 examples, report = self.training_examples()
                 extra["data_report.json"] = report
-            path, cached = train_cached(plugin_of(self.config, variant), resolve_model(start["ref"]), examples,
+            path, cached = train_cached(unit.plugin, resolve_model(start["ref"]), examples,
                                         self.plugin_configs[variant], output=out, extra_files=extra,
                                         upstream=start["hash"] if start.get("from") else None)
             manifest = json.loads((path / "artifact.json").read_text())
@@ -260,17 +262,17 @@ class ComparisonRun:
                                                      inputs, work, self.log))
 
     def resolve_plugins(self) -> dict[str, dict]:
-        """Every variant's `resolve` before anything trains: a model a config names but this machine lacks is
-        one BadInput line (all variants' problems together), not a failure after hours of other variants."""
+        """Every unit's `resolve` before anything trains: a model a config names but this machine lacks is
+        one BadInput line (all units' problems together), not a failure after hours of other units."""
         from harness.models import resolve_model
 
-        spec = resolve_model(self.config.model)
         resolved, problems = {}, []
-        for variant in self.config.variants:
+        for unit in self.units:
             try:
-                resolved[variant] = self.plugin_classes[variant]().resolve(spec, self.plugin_configs[variant])
+                resolved[unit.id] = self.plugin_classes[unit.id]().resolve(resolve_model(unit.model),
+                                                                          self.plugin_configs[unit.id])
             except BadInput as exc:
-                problems.append(f"{variant}: {exc}")
+                problems.append(f"{unit.id}: {exc}")
         if problems:
             raise BadInput("nothing trained: " + "; ".join(problems))
         return resolved
@@ -293,7 +295,9 @@ class ComparisonRun:
         tasks = self.task_ids(plan)
         inputs = {"artifact": artifact_key, "benchmark": plan.label, "dataset": plan.dataset["hash"],
                   "tasks": tasks, "generation": to_dict(settings)}
-        replay = settings.samples_from and settings.samples_from.format(variant=variant, benchmark=plan.label)
+        unit = self.unit(variant)
+        replay = settings.samples_from and settings.samples_from.format(
+            variant=variant, name=unit.name, plugin=unit.plugin, benchmark=plan.label)
         if replay:  # replayed text: the file's content, not its name, decides the outputs
             inputs["replay"] = file_digest(replay) if Path(replay).is_file() else replay
         gen_config = GenerateConfig(
@@ -349,8 +353,9 @@ class ComparisonRun:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.plans, skipped = plan_benchmarks(self.config, self.log)
         try:
-            for variant in self.config.variants:
-                trained = self.train(variant, model)
+            for unit in self.units:
+                variant = unit.id
+                trained = self.train(variant, self.model_identity(unit.model))
                 backend_holder: dict = {}
                 for plan in self.plans:
                     self.generate(variant, plan, trained.info["artifact"], backend_holder)
@@ -361,42 +366,3 @@ class ComparisonRun:
         result = RunResult(self.run_dir, self.records, skipped, round(time.perf_counter() - started, 3))
         write_manifest(self, model, result)
         return result
-
-
-def write_manifest(run: ComparisonRun, model: dict, result: RunResult) -> Path:
-    """Everything needed to trust (and reproduce) the numbers; the leaderboard embeds it."""
-    from harness import provenance
-
-    artifacts = {r["variant"]: {k: r["info"].get(k) for k in ("artifact", "kind", "pairs", "variants", "stats",
-                                                              "hotfix", "sed_sft", "resolved")
-                                if r["info"].get(k) is not None}
-                 for r in result.stages if r["benchmark"] is None}
-    sandboxes = {}
-    for record in result.stages:
-        if record["stage"].endswith("evaluate"):
-            path = run.benchmark_dir(record["variant"], _plan(run, record["benchmark"])) / "eval" / "eval_results.json"
-            try:
-                sandboxes[record["benchmark"]] = json.loads(path.read_text()).get("provenance", {}).get("sandbox")
-            except (OSError, json.JSONDecodeError):
-                pass
-    manifest = {
-        "format": "fgit-bench-run", "version": 1, "profile": run.profile,
-        "config": to_dict(run.config), "config_hash": json_digest(to_dict(run.config)),
-        "shard": run.shard.label if run.shard else None,
-        "model": model,
-        "datasets": {p.label: {**p.dataset, "tasks": len(p.task_ids)} for p in run.plans},
-        "skipped_benchmarks": result.skipped_benchmarks,
-        "artifacts": artifacts, "sandbox": sandboxes,
-        "seeds": {v: getattr(c, "seed", None) for v, c in run.plugin_configs.items()},
-        "stages": [{k: r[k] for k in ("variant", "benchmark", "stage", "seconds", "cached")} for r in result.stages],
-        "wall_seconds": result.seconds,
-        "environment": provenance.environment(),
-    }
-    name = f"manifest.shard-{run.shard.label}.json" if run.shard else MANIFEST
-    path = run.run_dir / name
-    write_json(path, manifest)
-    return path
-
-
-def _plan(run: ComparisonRun, label: str) -> BenchmarkPlan:
-    return next(p for p in run.plans if p.label == label)
