@@ -209,14 +209,18 @@ def _strs(rest: list, count: int) -> bool:
     return len(rest) == count and all(type(x) is str for x in rest)
 
 
-def loads(text: str | bytes):
+def loads_data(text: str | bytes):
+    """The codec data of an encoded text, not yet decoded (JSON only, with the size bound)."""
     if len(text) > MAX_BYTES:
         raise CodecError("output too large to check")
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise CodecError(f"not JSON: {exc}") from None
-    return decode(data)
+
+
+def loads(text: str | bytes):
+    return decode(loads_data(text))
 
 
 def type_name(data) -> str:

@@ -66,7 +66,7 @@ class CompositeBenchmark(EvalPlusBenchmark):
         for task_id in task_ids:
             problem = dataset.problems[task_id]
             for split in ("base", "plus"):
-                if canonical(oracle[task_id][split]) != canonical(problem[f"expected_{split}"]):
+                if canonical(list(oracle[task_id][split])) != canonical(problem[f"expected_{split}"]):
                     raise InfraError(f"{task_id}: the reference's {split} outputs in this sandbox differ from the "
                                      f"task file's ({dataset.path})")
         return oracle
