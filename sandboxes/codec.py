@@ -120,10 +120,15 @@ def _as_base(value, base: type):
 
 
 def dumps(value) -> str:
-    text = json.dumps(encode(value), separators=(",", ":"))
+    text = dumps_data(encode(value))
     if len(text) > MAX_BYTES:
         raise CodecError("output too large to check")
     return text
+
+
+def dumps_data(data: list) -> str:
+    """Codec data as the text `dumps` writes: one canonical form, so equal texts are equal data."""
+    return json.dumps(data, separators=(",", ":"))
 
 
 # --- decoding (the judge's side) --------------------------------------------------------------------------

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import collections
 import copy
+import json
 import math
 
 import numpy as np
 import pytest
 
-from harness.benchmarks.evalplus_judge import ExpectedOutputs, encoded_is_floats, judge_stage
+from harness.benchmarks.evalplus_judge import ExpectedOutputs, encoded_is_floats, judge_stage, text_is_floats
 from sandboxes.codec import MAX_DEPTH, CodecError, Opaque, dumps, encode, loads
 
 
@@ -115,22 +116,29 @@ def test_judge_decides_honest_outputs_as_evalplus(case):
     outputs = [namespace[entry_point](*copy.deepcopy(inp)) for inp in inputs]
     status, details, _ = judge_stage(dataset, entry_point, inputs, expected, atol, _stage(outputs))
     assert (status, details) == _upstream(dataset, entry_point, program, inputs, expected, atol)
-    # the same through the stored form (codec data, decoded lazily), where equal data take the fast path
-    stored = ExpectedOutputs([encode(e) for e in expected])
+    # the same through the stored form (codec texts, decoded lazily), where equal texts take the fast path
+    stored = ExpectedOutputs([dumps(e) for e in expected])
     assert judge_stage(dataset, entry_point, inputs, stored, atol, _stage(outputs))[:2] == (status, details)
-    # and with the program's own outputs as the expected ones: equal data, evalplus's verdict on them
-    own = ExpectedOutputs([encode(o) for o in outputs])
+    # and with the program's own outputs as the expected ones: equal texts, evalplus's verdict on them
+    own = ExpectedOutputs([dumps(o) for o in outputs])
     assert judge_stage(dataset, entry_point, inputs, own, atol, _stage(outputs))[:2] == \
+        _upstream(dataset, entry_point, program, inputs, outputs, atol)
+    # equal data in another text form (JSON with spaces) miss the fast path and are decoded: the same verdict
+    spaced = ExpectedOutputs([json.dumps(encode(o)) for o in outputs])
+    assert judge_stage(dataset, entry_point, inputs, spaced, atol, _stage(outputs))[:2] == \
         _upstream(dataset, entry_point, program, inputs, outputs, atol)
 
 
 @pytest.mark.parametrize("value", [1.5, np.float64(2.0), np.float32(2.0), [1.0, 2.0], (1.0, np.float64(3)), [],
                                    (), [1.0, 2], collections.namedtuple("P", "a b")(1.0, 2.0), True, 3, "1.0",
-                                   [[1.0]], {"a": 1.0}, collections.OrderedDict(a=1.0)])
+                                   [[1.0]], {"a": 1.0}, collections.OrderedDict(a=1.0), [1, 2.0], [2.0, 1],
+                                   [np.float64(1.0), 2.0], [np.int64(1), 2.0], np.int64(3), "F",
+                                   collections.namedtuple("Q", "a")(np.float64(1.0))])
 def test_encoded_is_floats_is_evalplus_is_floats(value):
     from evalplus.eval import is_floats
 
     assert encoded_is_floats(encode(value)) == is_floats(value)
+    assert text_is_floats(dumps(value)) == is_floats(value)  # the judge's shortcut on the stored text
 
 
 def test_answers_are_counted_and_early_exits_fail():

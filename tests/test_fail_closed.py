@@ -105,10 +105,11 @@ def test_damaged_ground_truth_is_recomputed_and_verdicts_follow_its_content(clea
     # A wrong expected output in a well-formed entry (as a bad machine or an old bug would write it): judged
     # against it, HumanEval/0 fails; once the ground truth is right again, its verdict is judged again.
     header, _, payload = gt_file.read_bytes().partition(b"\n")
-    stored = json.loads(payload)  # task id -> codec JSON text (sandboxes/codec.py)
+    stored = json.loads(payload)  # task id -> JSON with one codec text per expected output (sandboxes/codec.py)
     expected = json.loads(stored["HumanEval/0"])
-    assert expected["base"][0][0] == "B"  # a bool, encoded ["B", 0 | 1]
-    expected["base"][0] = ["B", 1 - expected["base"][0][1]]
+    first = json.loads(expected["base"][0])
+    assert first[0] == "B"  # a bool, encoded ["B", 0 | 1]
+    expected["base"][0] = json.dumps(["B", 1 - first[1]], separators=(",", ":"))
     stored["HumanEval/0"] = json.dumps(expected)
     key = json.loads(header)["key"]
     right = gt_file.read_bytes()

@@ -21,22 +21,25 @@ from harness.core.data import find_release_file
 from harness.core.errors import InfraError
 from harness.core.hashing import text_digest
 from sandboxes.base import JobResult, Sandbox
+from sandboxes.codec import dumps_data
 
 MIN_TIME_LIMIT = 1.0  # evalplus 0.3.1 DEFAULT_MIN_TIME_LIMIT
 GT_TIME_LIMIT_FACTOR = 4.0  # evalplus 0.3.1 DEFAULT_GT_TIME_LIMIT_FACTOR
 TIMEOUT_PER_STAGE = 60.0  # evalplus caps one untrusted_check at 60 s (EVALPLUS_TIMEOUT_PER_TASK)
-GT_FORMAT = 2  # of the ground-truth file: 2 = codec JSON (sandboxes/codec.py), 1 was a pickle
+GT_FORMAT = 3  # of the ground-truth file: 3 = one codec JSON text per expected output; 2 was codec data, 1 a pickle
 JUDGE = "outside-1"  # where verdicts are decided (part of the verdict key): outputs judged outside the sandbox
 
 
 def encode_task_groundtruth(value: dict) -> str:
     """One task's ground truth as the worker returns it ({"base": [codec data], "base_time": [s], "plus": ...,
-    "plus_time": ...}) as compact JSON text."""
-    return json.dumps(value, separators=(",", ":"))
+    "plus_time": ...}) as compact JSON text, each expected output as its own codec JSON text (the form in which
+    the child sends an answer: equal texts need no decoding, see evalplus_judge.judge_answer)."""
+    stored = {**value, **{split: [dumps_data(out) for out in value[split]] for split in ("base", "plus")}}
+    return json.dumps(stored, separators=(",", ":"))
 
 
 def decode_task_groundtruth(text: str) -> dict:
-    """The stored text back to expected outputs (plain values) and times; ValueError for anything else."""
+    """The stored text back to expected outputs (decoded lazily) and times; ValueError for anything else."""
     data = json.loads(text)
     if not isinstance(data, dict) or not all(isinstance(data.get(k), list) for k in
                                              ("base", "plus", "base_time", "plus_time")):
@@ -47,7 +50,7 @@ def decode_task_groundtruth(text: str) -> dict:
 
 def store_groundtruth(path: Path, key: str, stored: dict[str, str]) -> None:
     """The ground-truth file: the cache envelope (harness/cache_entry.py) around JSON task id -> that task's
-    encode_task_groundtruth text. JSON of codec data, never a pickle."""
+    encode_task_groundtruth text. JSON of codec texts, never a pickle."""
     cache_entry.write_bytes(path, key, json.dumps(stored, separators=(",", ":")).encode())
 
 
