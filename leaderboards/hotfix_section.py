@@ -84,10 +84,18 @@ def hotfix_rows(board) -> tuple[list[str], list[list[str]]]:
         rows.append([variant_label(variant), _pairs_text(entry),
                      f"{_rate(before.get('fixed_rate'))} → {_rate(after.get('fixed_rate'))}",
                      f"{_rate(before.get('buggy_rate'))} → {_rate(after.get('buggy_rate'))}",
-                     f"{after.get('decoding', '?')}, {after.get('completions', 0)} completions of "
-                     f"{after.get('pairs_scored', 0)} pairs",
+                     _decoding_text(after),
                      *[_side_effect(board, variant, m) for m in SIDE_EFFECT_METRICS]])
     return header, rows
+
+
+def _decoding_text(after: dict) -> str:
+    scored, unscorable = after.get("pairs_scored", 0), after.get("pairs_not_scorable", 0)
+    text = (f"{after.get('decoding', '?')}; {after.get('completions', 0)} completions of {scored} "
+            f"pair{'' if scored == 1 else 's'}")
+    if unscorable:  # a fix that only inserts or deletes lines has no replaced line to probe (plugins.hotfix_metrics)
+        text += f" ({unscorable} more held out: only inserted/deleted lines, not scorable)"
+    return text
 
 
 def hotfix_markdown(board) -> list[str]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
+from json.encoder import encode_basestring_ascii as _json_str  # what json.dumps writes for a str
 
 MAX_DEPTH = 100
 MAX_NODES = 5_000_000
@@ -40,8 +41,113 @@ def _qualname(kind: type) -> str:
 def encode(value) -> list:
     """`value` as codec data. Walks only with the built-in types' own methods (never the value's), so a subclass
     cannot change what is read."""
-    nodes = [0]
-    return _encode(value, 0, nodes)
+    return json.loads(_text(value))
+
+
+def dumps(value) -> str:
+    """`value` as codec text, in `dumps_data`'s canonical form. Written directly rather than as json.dumps(data):
+    building the nested lists first made encoding three times slower, and the child encodes every output
+    (HumanEval/130's canonical outputs are 1.6 M-item lists, 300 MB of text per check)."""
+    text = _text(value)
+    if len(text) > MAX_BYTES:
+        raise CodecError("output too large to check")
+    return text
+
+
+def dumps_data(data: list) -> str:
+    """Codec data as the text `dumps` writes: one canonical form, so equal texts are equal data."""
+    return json.dumps(data, separators=(",", ":"))
+
+
+def _text(value) -> str:
+    parts: list[str] = []
+    _write(value, 0, [0], parts)
+    return "".join(parts)
+
+
+def _write(value, depth: int, nodes: list, out: list) -> None:
+    """Append the codec text of `value` to `out`: what json.dumps(data, separators=(",", ":")) writes for its
+    codec data (strings through json's own ASCII escaper)."""
+    nodes[0] += 1
+    if nodes[0] > MAX_NODES or depth > MAX_DEPTH:
+        raise CodecError("output too large or too deep to check")
+    kind = type(value)
+    if value is None:
+        out.append('["N"]')
+    elif kind is bool:
+        out.append('["B",1]' if value else '["B",0]')
+    elif kind is int:
+        out.append('["I","' + int.__format__(value, "x") + '"]')
+    elif kind is float:
+        out.append('["F","' + float.hex(value) + '"]')
+    elif kind is complex:
+        out.append('["C","' + float.hex(complex.real.__get__(value)) + '","'
+                   + float.hex(complex.imag.__get__(value)) + '"]')
+    elif kind is str:
+        out.append('["S",' + _json_str(value) + "]")
+    elif kind is bytes:
+        out.append('["Y","' + base64.b64encode(value).decode() + '"]')
+    elif kind is list or kind is tuple or kind is set or kind is frozenset:
+        out.append(_CONTAINER_OPEN[kind])
+        _write_items(kind.__iter__(value), depth + 1, nodes, out)
+        out.append("]]")
+    elif kind is dict:
+        out.append('["D",[')
+        first = True
+        for key, item in dict.items(value):
+            out.append("[" if first else ",[")
+            first = False
+            _write(key, depth + 1, nodes, out)
+            out.append(",")
+            _write(item, depth + 1, nodes, out)
+            out.append("]")
+        out.append("]]")
+    else:
+        _write_other(value, kind, depth, nodes, out)
+
+
+def _write_items(items, depth: int, nodes: list, out: list) -> None:
+    """The items of a list/tuple/set, comma-separated. Exact ints and floats are written here without a call per
+    item (the common large output is a long list of numbers); everything else goes through `_write`."""
+    if depth > MAX_DEPTH:
+        raise CodecError("output too large or too deep to check")
+    append, first, count = out.append, True, nodes[0]
+    for item in items:
+        if not first:
+            append(",")
+        first = False
+        kind = type(item)
+        if kind is int or kind is float:
+            count += 1
+            if count > MAX_NODES:
+                raise CodecError("output too large or too deep to check")
+            append(('["I","' + int.__format__(item, "x") if kind is int else '["F","' + float.hex(item)) + '"]')
+        else:
+            nodes[0] = count
+            _write(item, depth, nodes, out)
+            count = nodes[0]
+    nodes[0] = count
+
+
+_CONTAINER_OPEN = {list: '["L",[', tuple: '["T",[', set: '["E",[', frozenset: '["Z",['}
+
+
+def _write_other(value, kind: type, depth: int, nodes: list, out: list) -> None:
+    """numpy scalars, equality-free subclasses of the value types, and everything else as a non-value."""
+    if getattr(kind, "__module__", "") == "numpy" and hasattr(value, "dtype") and hasattr(value, "item"):
+        char = getattr(value.dtype, "kind", "")
+        if char in "biufc" and getattr(value, "shape", None) == ():
+            out.append('["np",' + _json_str(str(value.dtype)) + ",")
+            _write(_numpy_item(value), depth + 1, nodes, out)
+            out.append("]")
+            return
+    base = _base_of(kind)
+    if base is not None and not _defines_equality(kind, base):
+        out.append('["sub",' + _json_str(_qualname(kind)) + ",")
+        _write(_as_base(value, base), depth + 1, nodes, out)
+        out.append("]")
+        return
+    out.append('["opaque",' + _json_str(_qualname(kind)) + "]")
 
 
 def _base_of(kind: type):
@@ -58,40 +164,6 @@ def _defines_equality(kind: type, base: type) -> bool:
         if any(name in vars(klass) for name in _EQUALITY) and _qualname(klass) not in _KNOWN_EQ:
             return True
     return False
-
-
-def _encode(value, depth: int, nodes: list) -> list:
-    nodes[0] += 1
-    if nodes[0] > MAX_NODES or depth > MAX_DEPTH:
-        raise CodecError("output too large or too deep to check")
-    kind = type(value)
-    if value is None:
-        return ["N"]
-    if kind is bool:
-        return ["B", 1 if value else 0]
-    if kind is int:
-        return ["I", int.__format__(value, "x")]
-    if kind is float:
-        return ["F", float.hex(value)]
-    if kind is complex:
-        return ["C", float.hex(complex.real.__get__(value)), float.hex(complex.imag.__get__(value))]
-    if kind is str:
-        return ["S", value]
-    if kind is bytes:
-        return ["Y", base64.b64encode(value).decode()]
-    if kind is list or kind is tuple or kind is set or kind is frozenset:
-        tag = {list: "L", tuple: "T", set: "E", frozenset: "Z"}[kind]
-        return [tag, [_encode(item, depth + 1, nodes) for item in kind.__iter__(value)]]
-    if kind is dict:
-        return ["D", [[_encode(k, depth + 1, nodes), _encode(v, depth + 1, nodes)] for k, v in dict.items(value)]]
-    if getattr(kind, "__module__", "") == "numpy" and hasattr(value, "dtype") and hasattr(value, "item"):
-        char = getattr(value.dtype, "kind", "")
-        if char in "biufc" and getattr(value, "shape", None) == ():
-            return ["np", str(value.dtype), _encode(_numpy_item(value), depth + 1, nodes)]
-    base = _base_of(kind)
-    if base is not None and not _defines_equality(kind, base):
-        return ["sub", _qualname(kind), _encode(_as_base(value, base), depth + 1, nodes)]
-    return ["opaque", _qualname(kind)]
 
 
 def _numpy_item(value):
@@ -119,16 +191,6 @@ def _as_base(value, base: type):
     return bytes(bytes.__bytes__(value))
 
 
-def dumps(value) -> str:
-    text = dumps_data(encode(value))
-    if len(text) > MAX_BYTES:
-        raise CodecError("output too large to check")
-    return text
-
-
-def dumps_data(data: list) -> str:
-    """Codec data as the text `dumps` writes: one canonical form, so equal texts are equal data."""
-    return json.dumps(data, separators=(",", ":"))
 
 
 # --- decoding (the judge's side) --------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from harness.benchmarks.evalplus_judge import ExpectedOutputs, encoded_is_floats, judge_stage, text_is_floats
-from sandboxes.codec import MAX_DEPTH, CodecError, Opaque, dumps, encode, loads
+from sandboxes.codec import MAX_DEPTH, CodecError, Opaque, dumps, dumps_data, encode, loads
 
 
 class _Eq:
@@ -37,6 +37,29 @@ Point = collections.namedtuple("Point", "x y")
 def test_builtin_values_round_trip_with_their_exact_type(value):
     decoded = loads(dumps(value))
     assert decoded == value and type(decoded) is type(value)
+
+
+CANONICAL_CASES = [None, True, -(2 ** 70), 0, 1.5, -0.0, math.nan, -math.inf, 1 - 2j, "é\x00\"\\\ud800\U0001f600", b"\x00/+",
+                   [], (), {}, set(), [[1, (2.5,)], {"k": {3}}], {(1, "a"): frozenset({None})}, np.float64(0.1),
+                   np.int32(-7), np.complex128(1j), Point(1, [2]), collections.OrderedDict(a=[1.0]), _Eq(),
+                   [_List([1]), (x for x in ())], collections.Counter("ab")]
+
+
+@pytest.mark.parametrize("value", CANONICAL_CASES, ids=range(len(CANONICAL_CASES)))
+def test_written_text_is_the_canonical_json_of_its_data(value):
+    """The judge compares an answer's text with the stored expected text (codec.dumps_data of the ground truth's
+    data): the child's directly written text must be exactly that canonical form."""
+    text = dumps(value)
+    assert text == json.dumps(json.loads(text), separators=(",", ":")) == dumps_data(encode(value))
+
+
+def test_encoded_data_have_the_documented_shape():
+    value = [None, False, -31, 0.5, 1j, "a", b"\xff", (1,), {2: 3}, {4}, frozenset(), np.float64(2.0), Point(1, 2), _Eq()]
+    assert encode(value) == ["L", [
+        ["N"], ["B", 0], ["I", "-1f"], ["F", "0x1.0000000000000p-1"], ["C", "0x0.0p+0", "0x1.0000000000000p+0"],
+        ["S", "a"], ["Y", "/w=="], ["T", [["I", "1"]]], ["D", [[["I", "2"], ["I", "3"]]]], ["E", [["I", "4"]]],
+        ["Z", []], ["np", "float64", ["F", "0x1.0000000000000p+1"]],
+        ["sub", f"{__name__}.Point", ["T", [["I", "1"], ["I", "2"]]]], ["opaque", f"{__name__}._Eq"]]]
 
 
 def test_nan_stays_nan():
