@@ -91,7 +91,7 @@ setup() {
 
 case "$mode" in
   setup) setup ;;
-  test) setup; [ $# -gt 0 ] || set -- -q -m "not slow"; exec .venv/bin/python -m pytest "$@" ;;
+  test) setup; [ $# -gt 0 ] || set -- -q -m "not slow" --durations=25; exec .venv/bin/python -m pytest "$@" ;;
   demo) setup; FGIT_BENCH_BCB_PROFILE="${FGIT_BENCH_BCB_PROFILE:-ci}" exec .venv/bin/fgit-bench run --profile smoke "$@" ;;
   *) log "usage: ./bootstrap.sh [setup|test|demo] [args...]"; exit 2 ;;
 esac
