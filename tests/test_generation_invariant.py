@@ -157,3 +157,25 @@ def test_cli_check_batch_invariance_reports_zero_in_invariant_mode(tmp_path, cap
     listed = [item["task_id"] for item in report["differing"]]
     assert report["mismatches"] == len(listed) == len(set(listed))
     assert all(item["batch_1"] != item["batch_4"] for item in report["differing"])
+
+
+def test_an_invariant_mode_mismatch_is_exit_3_not_the_gates_1(tmp_path, capsys, monkeypatch):
+    """A mock, named as such: invariant batching that differs cannot be produced for real on a correct engine, so
+    the check's report is replaced by one with a difference; what is tested is the CLI's exit code and message."""
+    import harness.generation as generation
+
+    real = generation.check_batch_invariance
+
+    def differing(config, backend=None):
+        result, report = real(config, backend)
+        return result, {**report, "mismatches": 1,
+                        "differing": [{"task_id": "HumanEval/0", "first_difference_at": 3}]}
+
+    monkeypatch.setattr(generation, "check_batch_invariance", differing)
+    out = tmp_path / "samples.jsonl"
+    code = main(["generate", "--model", str(tiny_model_dir()), "--benchmark", "humaneval", "--limit", "2",
+                 "--max-new-tokens", "8", "--batch-size", "2", "--cache-dir", str(tmp_path / "cache"),
+                 "--no-progress", "--output", str(out), "--check-batch-invariance", "--batch-mode", "invariant"])
+    assert code == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and "differed from batch 1 on 1 of 2 tasks" in err[-1]
