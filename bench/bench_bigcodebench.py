@@ -104,7 +104,7 @@ def main() -> int:
 
     ours_env = {**base_env, "FGIT_BENCH_CACHE": str(work / "ours-cache"),  # cold ground truth and verdicts
                 "FGIT_BENCH_ENVS": str(venv.parent)}
-    ours_argv = [sys.executable, "-m", "harness.cli", "evaluate", "--benchmark", "bigcodebench", "--subset", "hard",
+    ours_argv = [sys.executable, "-m", "harness.app.cli", "evaluate", "--benchmark", "bigcodebench", "--subset", "hard",
                  "--samples", str(samples), "--output", str(work / "ours"), "--sandbox", args.sandbox,
                  "--jobs", str(args.jobs), "--data-dir", str(hard.parent)] + (["--tasks", ",".join(ids)]
                                                                              if selected else [])

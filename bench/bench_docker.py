@@ -52,7 +52,7 @@ def main() -> int:
     env = {**os.environ, "HUMANEVAL_OVERRIDE_PATH": str(data), "XDG_CACHE_HOME": str(work / "xdg"),
            "FGIT_BENCH_CACHE": str(work / "fgit")}
     if args.sandbox == "docker":  # the image must exist (cached: a no-op when it is up to date)
-        timed([sys.executable, "-m", "harness.cli", "sandbox", "build", "--environment", "evalplus"], env)
+        timed([sys.executable, "-m", "harness.app.cli", "sandbox", "build", "--environment", "evalplus"], env)
 
     def upstream(round_: int) -> float:
         path = work / f"upstream-{round_}.jsonl"  # a fresh file: evalplus reuses an eval_results.json next to it
@@ -63,7 +63,7 @@ def main() -> int:
     def ours(round_: int) -> float:
         path = work / f"ours-{round_}.jsonl"
         path.write_text(samples)
-        return timed([sys.executable, "-m", "harness.cli", "evaluate", "--benchmark", "humaneval", "--samples",
+        return timed([sys.executable, "-m", "harness.app.cli", "evaluate", "--benchmark", "humaneval", "--samples",
                       str(path), "--output", str(work / f"ours-{round_}"), "--sandbox", args.sandbox, "--jobs",
                       str(args.jobs), "--data-dir", str(work), "--overwrite"], env)
 

@@ -56,7 +56,7 @@ def main() -> None:
         samples_file.write_text("".join(json.dumps(s) + "\n" for s in samples))
         upstream = timed([sys.executable, "-m", "evalplus.evaluate", "--dataset", args.dataset,
                           "--samples", str(samples_file)], env)
-        ours = timed([sys.executable, "-m", "harness.cli", "evaluate", "--benchmark", args.dataset,
+        ours = timed([sys.executable, "-m", "harness.app.cli", "evaluate", "--benchmark", args.dataset,
                       "--samples", str(samples_file), "--output", str(work / f"ours-{round_}"), "--sandbox",
                       args.sandbox, "--jobs", str(args.jobs), "--overwrite"], env)
         upstream_times.append(upstream)

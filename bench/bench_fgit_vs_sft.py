@@ -92,7 +92,7 @@ def worker(args) -> dict:
     import psutil
     import torch
 
-    from plugins.fgit_loss import FGitLossConfig, fgit_loss
+    from plugins.training.fgit_loss import FGitLossConfig, fgit_loss
 
     if args.threads:
         torch.set_num_threads(args.threads)

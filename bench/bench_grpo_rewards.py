@@ -1,6 +1,6 @@
-"""Reward throughput of GRPO: checks per second through the sandbox pool (plugins.grpo_reward.SandboxReward: one
+"""Reward throughput of GRPO: checks per second through the sandbox pool (plugins.methods.grpo_reward.SandboxReward: one
 pool, one batch per reward call) vs calling the same checker serially in the training process (the job function
-the benchmark's check job (`sandboxes.jobs`) called directly, one completion after the other, as a naive reward function would).
+the benchmark's check job (`sandboxes.guest.jobs`) called directly, one completion after the other, as a naive reward function would).
 
 Completions: for every train task of a synthetic set, its reference, a wrong program and a partly right one
 (`return` of the first argument), i.e. what a policy's rollouts look like. Both sides compute every check (the
@@ -46,9 +46,10 @@ def main() -> None:
     from harness.generation.prompts import make_template
     from harness.synth.build import SynthConfig, synthesize
     from harness.synth.store import read_tasks
-    from plugins.grpo_reward import SandboxReward
-    from sandboxes import jobs, make_sandbox
-    from sandboxes.base import JobResult
+    from plugins.methods.grpo_reward import SandboxReward
+    from sandboxes import make_sandbox
+    from sandboxes.guest import jobs
+    from sandboxes.pool import JobResult
 
     with make_sandbox(args.sandbox, jobs=args.jobs, announce=False) as box:
         synthesize(SynthConfig(seed=0, composites=40, held_out_composites=4), work / "synth", box)

@@ -51,8 +51,8 @@ def child(args) -> None:
 
     import plugins  # noqa: F401
     from harness.models import resolve_model
-    from plugins.base import PLUGINS
-    from plugins.training_data import load_pairs_file
+    from plugins.api import PLUGINS
+    from plugins.training.training_data import load_pairs_file
 
     plugin = PLUGINS.get(args.child)()
     config = plugin.config_class(batch_size=args.batch_size, gradient_accumulation_steps=1, max_steps=args.steps,

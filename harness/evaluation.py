@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from harness import cache_entry, outdir, provenance
 from harness.benchmarks import get_benchmark
 from harness.benchmarks.base import Benchmark, CheckJob, Dataset, Verdict
+from harness.core import cache_entry, outdir, provenance
 from harness.core.atomic import json_bytes, jsonl_bytes
 from harness.core.data import cache_root, data_dir
 from harness.core.errors import BadInput

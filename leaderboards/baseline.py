@@ -26,8 +26,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import outdir
-from harness.core import __version__
+from harness.core import __version__, outdir
 from harness.core.errors import BadInput
 from harness.core.hashing import json_digest
 from leaderboards.stats import Leaderboard

@@ -1,7 +1,7 @@
 """The grid view of a run: instances with their settings, cells over seeds, comparisons over tasks and seeds, one
 table per sweep axis (Holm over each table), training curves.
 
-Reads the run manifest's `instances` (harness.pipeline.grid: unit id → name, plugin, model, seed, axes,
+Reads the run manifest's `instances` (harness.app.pipeline.grid: unit id → name, plugin, model, seed, axes,
 settings); a run without them (a hand-made directory) is one instance per variant directory, one seed each.
 Statistics: leaderboards.grid_stats (why the two-level bootstrap, Holm, Miller's MDE).
 """

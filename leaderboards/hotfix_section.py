@@ -1,5 +1,5 @@
 """The hotfixing columns of a leaderboard: per hotfix variant, where its pairs came from, the fixed-line /
-buggy-line rates on held-out pairs before and after (plugins.hotfix_metrics), and the side effect on
+buggy-line rates on held-out pairs before and after (plugins.methods.hotfix_metrics), and the side effect on
 HumanEval+ / MBPP+ pass@1 with the paired test against Base (the paper's "HumanEval unchanged" check).
 
 It reads the run manifest's `artifacts.<variant>.hotfix` (the artifact manifest's `hotfix` entry). Tasks a
@@ -93,7 +93,7 @@ def _decoding_text(after: dict) -> str:
     scored, unscorable = after.get("pairs_scored", 0), after.get("pairs_not_scorable", 0)
     text = (f"{after.get('decoding', '?')}; {after.get('completions', 0)} completions of {scored} "
             f"pair{'' if scored == 1 else 's'}")
-    if unscorable:  # a fix that only inserts or deletes lines has no replaced line to probe (plugins.hotfix_metrics)
+    if unscorable:  # a fix that only inserts or deletes lines has no replaced line to probe (plugins.methods.hotfix_metrics)
         text += f" ({unscorable} more held out: only inserted/deleted lines, not scorable)"
     return text
 

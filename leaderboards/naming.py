@@ -2,7 +2,7 @@
 
 They are facts of the training plugins (`label`, `order`) and the benchmarks (`metric_columns`), which this package
 may not import (it depends on `harness.core` only, see the import-linter contracts in pyproject.toml). The
-application layer installs a `Naming` that asks the registries (`harness.catalog.naming`, installed by the CLI);
+application layer installs a `Naming` that asks the registries (`harness.app.catalog.naming`, installed by the CLI);
 without one every name is its own label, in alphabetical order.
 """
 

@@ -1,6 +1,6 @@
 """The `Sandbox` interface: a pool of long-lived workers that run job functions on untrusted code.
 
-A job is `(function, payload)`: `function` names a callable in `sandboxes.jobs` (importable inside every sandbox),
+A job is `(function, payload)`: `function` names a callable in `sandboxes.guest.jobs` (importable inside every sandbox),
 `payload` is any picklable value. Backends differ only in how a worker process is started and killed
 (`spawn_worker`); the pool, the wire protocol and the timeouts are shared (`sandboxes.pool`).
 """
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import platform
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from harness.core.registry import Registry
+from sandboxes.guest.jobs import job_name
+from sandboxes.pool import JobResult, WorkerHandle, WorkerPool
 
 
 @dataclass(frozen=True)
@@ -31,46 +33,6 @@ class Limits:
         """Memory for a worker's whole cgroup (docker, bwrap): one sample's `memory_mb` (its address-space limit)
         plus the worker itself and its two tmpfs mounts (/work, /tmp), whose pages are charged to the group."""
         return self.memory_mb + 2 * self.tmpfs_mb + 256
-
-
-@dataclass
-class JobResult:
-    """What came back from one job. `error` is None on success, else one of
-    "timeout" (the worker exceeded the job's wall-clock limit and was killed), "oom" (it died from the memory limit),
-    "sandbox_error" (it crashed or the protocol broke)."""
-
-    value: Any = None
-    error: str | None = None
-    detail: str = ""
-    seconds: float = 0.0
-
-
-class WorkerHandle(ABC):
-    """One running worker: a process speaking the length-prefixed pickle protocol on its stdin/stdout."""
-
-    # (directory on the host, the same directory as the worker sees it, read-only): large job frames are passed
-    # as files there (sandboxes.pool). None: every frame goes over stdin.
-    xfer: tuple[str, str] | None = None
-
-    @abstractmethod
-    def send(self, frame: bytes) -> None: ...
-
-    @abstractmethod
-    def recv(self, timeout: float) -> bytes | None:
-        """One frame, or None when the timeout passed first. Raises EOFError when the worker died."""
-
-    @abstractmethod
-    def kill(self) -> None:
-        """Kill the worker and everything it started; must be idempotent."""
-
-    @abstractmethod
-    def exit_reason(self) -> str:
-        """After death: "oom" when the kernel killed it for memory, else "sandbox_error"."""
-
-    def oom_events(self) -> int:
-        """How many out-of-memory kills happened in this worker's group so far (0 where the backend cannot tell):
-        the pool reports a job as "oom" when this grew while it ran."""
-        return 0
 
 
 class Sandbox(ABC):
@@ -103,12 +65,13 @@ class Sandbox(ABC):
         return "|".join([platform.node(), platform.machine(), _cpu_model(), info.get("backend", ""),
                          str(info.get("image_id") or info.get("python") or "")])
 
-    def run(self, function: str, payloads: Iterable[Any], timeouts: Iterable[float],
+    def run(self, function: str | Callable[[Any], Any], payloads: Iterable[Any], timeouts: Iterable[float],
             costs: Iterable[float] | None = None) -> Iterator[tuple[int, JobResult]]:
-        """Run `function(payload)` for each payload on the worker pool; yields (index, result) as they finish.
-        `costs` (estimated run times, any unit): the longest jobs are started first."""
-        yield from self._get_pool().run(function, list(payloads), list(timeouts),
-                                        None if costs is None else list(costs))
+        """Run the guest job `function` (a `sandboxes.guest.jobs` function or its registered name) on each payload
+        on the worker pool; yields (index, result) as they finish. An unknown job raises here, before any worker
+        starts. `costs` (estimated run times, any unit): the longest jobs are started first."""
+        return self._get_pool().run(job_name(function), list(payloads), list(timeouts),
+                                    None if costs is None else list(costs))
 
     def run_feed(self, feed) -> Iterator[tuple[Any, JobResult]]:
         """Run the jobs of a `sandboxes.pool.JobFeed` (jobs may be added while it runs); yields (key, result)."""
@@ -119,8 +82,6 @@ class Sandbox(ABC):
         self._get_pool().warm_up()
 
     def _get_pool(self):
-        from sandboxes.pool import WorkerPool
-
         if self._pool is None:
             self._pool = WorkerPool(self.spawn_worker, self.jobs)
         return self._pool

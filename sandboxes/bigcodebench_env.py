@@ -3,7 +3,7 @@ or a Docker image (docker), with `bigcodebench==0.2.5` installed `--no-deps` for
 
 Why Python 3.10: upstream's Requirements/requirements-eval.txt pins target 3.10 (tensorflow 2.11, numpy 1.21.2 and
 scipy 1.7.2 publish no wheels for 3.11+), and its Docker image runs 3.10. The harness itself runs on 3.11, so the
-checks run in this separate interpreter; only `sandboxes.worker`/`sandboxes.jobs` (standard library) run inside it.
+checks run in this separate interpreter; only `sandboxes.guest.worker`/`sandboxes.guest.jobs` (standard library) run inside it.
 
 Profiles (env var FGIT_BENCH_BCB_PROFILE): `full` (default) installs all 70 pinned libraries (about 11 min here);
 `ci` installs the handful that the fixed CI task slice (images/bigcodebench/ci-tasks.txt) needs. Each profile

@@ -3,7 +3,7 @@
 The sandbox sees only what the code needs, read-only: /usr (with /usr/local hidden unless the interpreter lives
 there), the merged-/usr symlinks, a handful of /etc files (dynamic loader, passwd/group), the environment's
 interpreter prefixes (e.g. the venv and the pyenv version its python points to: the venv directory itself, never
-its parent) and this checkout's `sandboxes` package at /opt/fgit. Home directories, /root, /work and other
+its parent) and this checkout's guest package (`sandboxes/guest`) at /opt/fgit/sandboxes/guest. Home directories, /root, /work and other
 checkouts do not exist inside. Writable: size-limited tmpfs mounts at /workspace (cwd, HOME), /tmp and /dev/shm.
 The worker runs as PID 1 (`--as-pid-1`): samples cannot kill it, and it kills what a sample leaves behind;
 `--die-with-parent` takes the whole namespace down with the harness. rlimits (address space, file size, core)
@@ -27,10 +27,11 @@ from typing import Any
 import psutil
 
 from harness.core.errors import InfraError
-from sandboxes.base import SANDBOXES, Limits, Sandbox, WorkerHandle
+from sandboxes.base import SANDBOXES, Limits, Sandbox
 from sandboxes.cgroups import CgroupFactory, WorkerCgroup
 from sandboxes.environments import get_environment
-from sandboxes.process import SOURCE_ROOT, PipeWorker, rlimit_setter, worker_env
+from sandboxes.pool import WorkerHandle
+from sandboxes.process import GUEST_DIR, SOURCE_ROOT, PipeWorker, rlimit_setter, worker_env
 
 MOUNT_ROOT = "/opt/fgit"
 WORK_DIR = "/workspace"
@@ -191,7 +192,7 @@ class BwrapSandbox(Sandbox):
             return False, f"the {environment} environment's interpreter is not built: {why_not}"
         try:
             sandbox = cls(environment=environment)
-            done = subprocess.run(sandbox.argv() + ["-c", "import sandboxes.jobs"], capture_output=True, text=True,
+            done = subprocess.run(sandbox.argv() + ["-c", "import sandboxes.guest.jobs"], capture_output=True, text=True,
                                   timeout=60, env={"PATH": "/usr/bin:/bin"})
         except (InfraError, OSError, subprocess.TimeoutExpired) as exc:
             return False, str(exc)
@@ -218,7 +219,7 @@ class BwrapSandbox(Sandbox):
             args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
         for prefix in self.prefixes:
             args += ["--ro-bind", prefix, prefix]
-        args += ["--ro-bind", str(Path(SOURCE_ROOT) / "sandboxes"), f"{MOUNT_ROOT}/sandboxes",
+        args += ["--ro-bind", str(GUEST_DIR), f"{MOUNT_ROOT}/sandboxes/guest",
                  "--proc", "/proc", "--dev", "/dev"]
         args += [*size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORK_DIR,
                  "--clearenv"]
@@ -250,7 +251,7 @@ class BwrapSandbox(Sandbox):
         if self.cgroups is not None:
             cgroup = self.cgroups.create(self.limits.group_memory_mb() << 20, self.limits.processes,
                                          self.limits.cpus)
-        argv, preexec = self.argv() + ["-m", "sandboxes.worker"], self._preexec(cgroup)
+        argv, preexec = self.argv() + ["-m", "sandboxes.guest.worker"], self._preexec(cgroup)
         try:
             return spawner().call(lambda: BwrapWorker(argv, {"PATH": "/usr/bin:/bin"}, preexec, cgroup))
         except BaseException:

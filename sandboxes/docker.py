@@ -23,20 +23,20 @@ import sys
 import threading
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from harness.core.errors import InfraError
-from sandboxes.base import SANDBOXES, Limits, Sandbox, WorkerHandle, process_start, same_process_alive
+from sandboxes.base import SANDBOXES, Limits, Sandbox, process_start, same_process_alive
 from sandboxes.cgroups import oom_counter_file, read_oom_kills
 from sandboxes.environments import get_environment
-from sandboxes.process import SOURCE_ROOT, worker_env
-from sandboxes.protocol import HEADER, MAX_FRAME
+from sandboxes.guest.protocol import HEADER, MAX_FRAME
+from sandboxes.pool import WorkerHandle
+from sandboxes.process import GUEST_DIR, worker_env
 from sandboxes.xfer import make_xfer_dir, remove_xfer_dir, sweep_stale_xfer_dirs
 
 LABEL = "fgit-bench"
 SESSION = uuid.uuid4().hex
-MOUNT_ROOT = "/opt/fgit"  # SOURCE_ROOT/sandboxes is mounted at MOUNT_ROOT/sandboxes
+MOUNT_ROOT = "/opt/fgit"  # GUEST_DIR is mounted at MOUNT_ROOT/sandboxes/guest (no sandboxes/__init__.py above it)
 XFER_DIR = "/opt/fgit-xfer"  # the worker's transfer directory (sandboxes.xfer), read-only
 WORK_DIR = "/workspace"
 STREAM_HEADER = 8  # docker's multiplexed stream: [stream, 0, 0, 0, size (uint32 big-endian)]
@@ -112,7 +112,7 @@ atexit.register(remove_live_containers)
 
 
 class DockerWorker(WorkerHandle):
-    """One container running `python -m sandboxes.worker`; frames travel in docker's stdout stream."""
+    """One container running `python -m sandboxes.guest.worker`; frames travel in docker's stdout stream."""
 
     def __init__(self, client, create: dict[str, Any], xfer_dir: str):
         self.client = client
@@ -292,7 +292,7 @@ class DockerSandbox(Sandbox):
             mem_limit=memory, memswap_limit=memory, nano_cpus=int(limits.cpus * 1e9),
             pids_limit=limits.processes, read_only=True, tmpfs={WORK_DIR: workspace, "/tmp": f"{tmpfs},mode=1777"}, shm_size=64 * mb,
             cap_drop=["ALL"], security_opt=["no-new-privileges"], init=False,
-            binds={str(Path(SOURCE_ROOT) / "sandboxes"): {"bind": f"{MOUNT_ROOT}/sandboxes", "mode": "ro"},
+            binds={str(GUEST_DIR): {"bind": f"{MOUNT_ROOT}/sandboxes/guest", "mode": "ro"},
                    xfer_dir: {"bind": XFER_DIR, "mode": "ro"}},
             ulimits=[Ulimit(name="fsize", soft=fsize, hard=fsize), Ulimit(name="core", soft=0, hard=0),
                      Ulimit(name="nofile", soft=1024, hard=1024)],
@@ -302,7 +302,7 @@ class DockerSandbox(Sandbox):
                                   "FGIT_SANDBOX_PIDNS": "1", "FGIT_SANDBOX_SESSION": self.session,
                                   "FGIT_SANDBOX_SCRATCH": f"{WORK_DIR}:/tmp:/dev/shm",
                                   "EVALPLUS_MAX_MEMORY_BYTES": str(limits.memory_mb * mb)})
-        return dict(image=self.image.id, command=[self.python, "-m", "sandboxes.worker"], user="65534:65534",
+        return dict(image=self.image.id, command=[self.python, "-m", "sandboxes.guest.worker"], user="65534:65534",
                     working_dir=WORK_DIR, environment=environment, hostname="sandbox",
                     labels={**_harness_labels(), f"{LABEL}.sandbox": self.session},
                     stdin_open=True, tty=False, network_disabled=True, host_config=host_config)

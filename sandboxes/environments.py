@@ -9,31 +9,13 @@ from __future__ import annotations
 
 import sys
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.registry import Registry
+from sandboxes.image_build import ImageRecipe, build_recipe_image
 
 IMAGES_DIR = Path(__file__).resolve().parent / "images"
-
-
-@dataclass(frozen=True)
-class ImageRecipe:
-    """How `fgit-bench sandbox build` makes an environment's Docker image (sandboxes/image_build.py).
-
-    Offline (no registry): a Debian root filesystem made by mmdebstrap with `debian_packages`, `docker import`ed,
-    then the pure-Python `host_distributions` copied from the environment's host interpreter into `site_packages`,
-    and each of `host_trees` (e.g. a venv and the interpreter it points to) copied to the same absolute path.
-    With a registry: `registry_dir` holds a Dockerfile (base image pinned by digest, requirements pinned)."""
-
-    python: str = "python3"  # the interpreter inside the image, runs `-m sandboxes.worker`
-    debian_suite: str = "bookworm"
-    debian_packages: tuple[str, ...] = ("python3",)
-    host_distributions: tuple[str, ...] = ()
-    site_packages: str = "/usr/local/lib/python3.11/dist-packages"
-    host_trees: tuple[str, ...] = ()
-    smoke_test: str = "import sys"  # Python that must run in the finished image
-    registry_dir: str | None = None
+__all__ = ["ENVIRONMENTS", "Environment", "ImageRecipe", "get_environment"]
 
 
 class Environment(ABC):
@@ -41,7 +23,7 @@ class Environment(ABC):
 
     @abstractmethod
     def host_python(self) -> str:
-        """Interpreter path for the process and bwrap backends (must be able to import `sandboxes.jobs`' needs)."""
+        """Interpreter path for the process and bwrap backends (must be able to import `sandboxes.guest.jobs`' needs)."""
 
     def host_ready(self) -> tuple[bool, str]:
         return True, "ready"
@@ -59,8 +41,6 @@ class Environment(ABC):
 
     def build_image(self, client, offline: bool | None = None) -> str:
         """Build (or find up to date) this environment's image; returns its id. Default: the generic builder."""
-        from sandboxes.image_build import build_recipe_image
-
         recipe = self.image_recipe()
         if recipe is None:
             raise NotImplementedError(f"environment {self.name!r} has no image recipe")

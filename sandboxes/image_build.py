@@ -19,12 +19,43 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 from harness.core.errors import InfraError
 from harness.core.hashing import json_digest, tree_digest
-from sandboxes.environments import Environment, ImageRecipe
+
+
+@dataclass(frozen=True)
+class ImageRecipe:
+    """How `fgit-bench sandbox build` makes an environment's Docker image (sandboxes/image_build.py).
+
+    Offline (no registry): a Debian root filesystem made by mmdebstrap with `debian_packages`, `docker import`ed,
+    then the pure-Python `host_distributions` copied from the environment's host interpreter into `site_packages`,
+    and each of `host_trees` (e.g. a venv and the interpreter it points to) copied to the same absolute path.
+    With a registry: `registry_dir` holds a Dockerfile (base image pinned by digest, requirements pinned)."""
+
+    python: str = "python3"  # the interpreter inside the image, runs `-m sandboxes.guest.worker`
+    debian_suite: str = "bookworm"
+    debian_packages: tuple[str, ...] = ("python3",)
+    host_distributions: tuple[str, ...] = ()
+    site_packages: str = "/usr/local/lib/python3.11/dist-packages"
+    host_trees: tuple[str, ...] = ()
+    smoke_test: str = "import sys"  # Python that must run in the finished image
+    registry_dir: str | None = None
+
+
+
+class Environment(Protocol):
+    """What the builder needs of a `sandboxes.environments.Environment` (which imports this module)."""
+
+    name: str
+
+    def image_tag(self) -> str: ...
+
+    def host_python(self) -> str: ...
+
 
 LABEL_HASH = "fgit-bench.input-hash"
 LABEL_PYTHON = "fgit-bench.python"

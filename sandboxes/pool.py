@@ -15,16 +15,58 @@ import queue
 import threading
 import time
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from harness.core.errors import InfraError
-from sandboxes.base import JobResult, WorkerHandle
-from sandboxes.protocol import XFER, encode, encode_blob
+from sandboxes.guest.jobs import job_name
+from sandboxes.guest.protocol import XFER, encode, encode_blob
 
 STARTUP_TIMEOUT = 120.0  # a cold container or interpreter start, with imports
 MAX_CONSECUTIVE_START_FAILURES = 3
 XFER_MIN_BYTES = 1 << 20  # smaller frames go over the worker's stdin: a file would cost more than it saves
+
+
+@dataclass
+class JobResult:
+    """What came back from one job. `error` is None on success, else one of
+    "timeout" (the worker exceeded the job's wall-clock limit and was killed), "oom" (it died from the memory limit),
+    "sandbox_error" (it crashed or the protocol broke)."""
+
+    value: Any = None
+    error: str | None = None
+    detail: str = ""
+    seconds: float = 0.0
+
+
+class WorkerHandle(ABC):
+    """One running worker: a process speaking the length-prefixed pickle protocol on its stdin/stdout."""
+
+    # (directory on the host, the same directory as the worker sees it, read-only): large job frames are passed
+    # as files there (sandboxes.pool). None: every frame goes over stdin.
+    xfer: tuple[str, str] | None = None
+
+    @abstractmethod
+    def send(self, frame: bytes) -> None: ...
+
+    @abstractmethod
+    def recv(self, timeout: float) -> bytes | None:
+        """One frame, or None when the timeout passed first. Raises EOFError when the worker died."""
+
+    @abstractmethod
+    def kill(self) -> None:
+        """Kill the worker and everything it started; must be idempotent."""
+
+    @abstractmethod
+    def exit_reason(self) -> str:
+        """After death: "oom" when the kernel killed it for memory, else "sandbox_error"."""
+
+    def oom_events(self) -> int:
+        """How many out-of-memory kills happened in this worker's group so far (0 where the backend cannot tell):
+        the pool reports a job as "oom" when this grew while it ran."""
+        return 0
 
 
 class WorkerPool:
@@ -213,7 +255,9 @@ class JobFeed:
         self._closed = False
         self._cond = threading.Condition()
 
-    def put(self, key: Any, function: str, payload: Any, timeout: float, priority: float = 0.0) -> None:
+    def put(self, key: Any, function: str | Callable[[Any], Any], payload: Any, timeout: float,
+            priority: float = 0.0) -> None:
+        function = job_name(function)  # an unknown job fails here, not in the sandbox
         with self._cond:
             if self._closed:
                 raise RuntimeError("job feed is closed")

@@ -3,6 +3,7 @@ the code can read the host's files and open network connections. Use docker or b
 
 from __future__ import annotations
 
+import hashlib
 import os
 import resource
 import select
@@ -13,11 +14,29 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from sandboxes.base import SANDBOXES, Limits, Sandbox, WorkerHandle
+from sandboxes.base import SANDBOXES, Limits, Sandbox
 from sandboxes.environments import get_environment
-from sandboxes.protocol import read_frame
+from sandboxes.guest.protocol import read_frame
+from sandboxes.pool import WorkerHandle
 
-SOURCE_ROOT = Path(__file__).resolve().parent.parent  # where `sandboxes` (the worker's package) lives
+SOURCE_ROOT = Path(__file__).resolve().parent.parent  # this checkout: never visible inside an isolating sandbox
+GUEST_DIR = SOURCE_ROOT / "sandboxes" / "guest"  # the only code a sandbox sees, mounted at <root>/sandboxes/guest
+
+
+def guest_root() -> str:
+    """A directory holding only `sandboxes/guest` (a symlink to this checkout's guest package), for PYTHONPATH: there
+    `sandboxes` is a namespace package with nothing of the host in it, as inside docker and bwrap."""
+    root = Path(tempfile.gettempdir()) / f"fgit-bench-guest-{os.getuid()}-{hashlib.sha256(str(GUEST_DIR).encode()).hexdigest()[:12]}"
+    link = root / "sandboxes" / "guest"
+    if not link.is_symlink():
+        (root / "sandboxes").mkdir(parents=True, exist_ok=True)
+        try:
+            os.symlink(GUEST_DIR, link)
+        except FileExistsError:  # another worker made it first
+            pass
+    if os.path.realpath(link) != str(GUEST_DIR):
+        raise OSError(f"{link} does not point at {GUEST_DIR}")
+    return str(root)
 
 
 def rlimit_setter(limits: Limits):
@@ -117,9 +136,9 @@ class ProcessSandbox(Sandbox):
         return True, "always available (rlimits only, no isolation)"
 
     def spawn_worker(self) -> WorkerHandle:
-        env = worker_env({"PYTHONPATH": str(SOURCE_ROOT), "HOME": tempfile.gettempdir(),
+        env = worker_env({"PYTHONPATH": guest_root(), "HOME": tempfile.gettempdir(),
                           "EVALPLUS_MAX_MEMORY_BYTES": str(self.limits.memory_mb << 20)})
-        return PipeWorker([self.python, "-m", "sandboxes.worker"], env, preexec_fn=rlimit_setter(self.limits),
+        return PipeWorker([self.python, "-m", "sandboxes.guest.worker"], env, preexec_fn=rlimit_setter(self.limits),
                           cwd=tempfile.gettempdir())
 
     def describe(self) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def isolated_cache(tmp_path_factory):
 @pytest.fixture(scope="session", autouse=True)
 def leaderboard_naming():
     """What the CLI does first: the leaderboard's labels and columns come from the registries."""
-    from harness import catalog
+    from harness.app import catalog
 
     catalog.install()
 
@@ -58,5 +58,5 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
     """Run the real console entry point in a subprocess (stdin closed: it must never prompt)."""
-    return subprocess.run([sys.executable, "-m", "harness.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "harness.app.cli", *args], capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})}, timeout=timeout, cwd=REPO)

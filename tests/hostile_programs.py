@@ -275,7 +275,7 @@ PROGRAMS = [
 '''),
     Hostile("forge_verdict", "HumanEval/26", "module", '''
     try:
-        from sandboxes.protocol import encode
+        from sandboxes.guest.protocol import encode
         frame = encode((("ok", {{"base": ("pass", []), "plus": ("pass", [])}}), 0.0))
     except Exception:
         frame = b"forged"

@@ -15,7 +15,8 @@ import pytest
 from harness.benchmarks import get_benchmark
 from harness.core.data import data_dir
 from sandboxes import make_sandbox
-from sandboxes.base import JobResult, Limits, Sandbox
+from sandboxes.base import Limits, Sandbox
+from sandboxes.pool import JobResult
 
 # The limits the docker and bwrap unit tests run under (small, so that their limit tests trip quickly).
 UNIT_LIMITS = Limits(memory_mb=512, processes=64, file_size_mb=8, tmpfs_mb=32, cpus=1.0)
@@ -75,7 +76,7 @@ def run_code(sandbox: Sandbox, code: str, timeout: float = 60.0) -> JobResult:
 
 
 def probe_value(result: JobResult):
-    from sandboxes.codec import decode
+    from sandboxes.guest.codec import decode
 
     assert result.error is None, (result.error, result.detail)
     return decode(result.value["base"][0])

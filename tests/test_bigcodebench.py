@@ -252,7 +252,7 @@ def test_cold_gate_starts_the_longest_canonical_checks_first(shared_data, tmp_pa
 def test_merged_shards_keep_bigcodebench_schema(tmp_path, hard, bcb_ci_env):
     """`merge` recomputes BigCodeBench's own pass_at_k (gate fields included) over the union of the shards: the
     result equals evaluating all tasks at once."""
-    from harness.pipeline.merge import merge_benchmark
+    from harness.app.pipeline.merge import merge_benchmark
 
     tasks = [t for t in ci_task_ids() if t not in (SYNTAX_ERROR, WRONG, NETWORK_TASK)][:3] + [WRONG, NETWORK_TASK]
     rows = [{"task_id": t, "solution": canonical(hard[t])} for t in tasks if t != WRONG]

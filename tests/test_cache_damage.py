@@ -10,7 +10,7 @@ import random
 
 import pytest
 
-from harness.cli import main
+from harness.app.cli import main
 from tests.conftest import read_jsonl
 from tests.generation_support import tiny_model_dir
 from tests.test_train_cli import TINY_TOML

@@ -1,4 +1,4 @@
-"""The output codec (sandboxes/codec.py) and the judge outside the sandbox (harness/benchmarks/evalplus_judge.py).
+"""The output codec (sandboxes/guest/codec.py) and the judge outside the sandbox (harness/benchmarks/evalplus_judge.py).
 
 The judge's decisions on honest outputs are checked against evalplus 0.3.1's own `untrusted_check` on the same
 program (the comparison run in the child, as upstream does it), so that a divergence shows up here.
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from harness.benchmarks.evalplus_judge import ExpectedOutputs, encoded_is_floats, judge_stage, text_is_floats
-from sandboxes.codec import MAX_DEPTH, CodecError, Opaque, dumps, dumps_data, encode, loads
+from sandboxes.guest.codec import MAX_DEPTH, CodecError, Opaque, dumps, dumps_data, encode, loads
 
 
 class _Eq:
@@ -181,13 +181,13 @@ def test_answers_are_counted_and_early_exits_fail():
 
 
 def test_every_input_stage_counts_as_evalplus_without_fast_check():
-    """GRPO's fraction reward: the real child (sandboxes/evalplus_child.py) with `every_input` keeps going after a
+    """GRPO's fraction reward: the real child (sandboxes/guest/evalplus_child.py) with `every_input` keeps going after a
     raising or wrong input; the judge's count equals evalplus's `sum(details)` with fast_check=False, and the
     status read off the same stage equals evalplus's fast_check=True status."""
     from evalplus.eval import untrusted_check
 
     from harness.benchmarks.evalplus_judge import count_passed
-    from sandboxes.evalplus_child import run_stage
+    from sandboxes.guest.evalplus_child import run_stage
 
     program = ("def f(x):\n    if x % 3 == 0:\n        raise ValueError(x)\n"
                "    if x % 3 == 1:\n        return x * 2\n    return (y for y in [])\n")

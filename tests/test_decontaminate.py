@@ -9,8 +9,8 @@ import json
 import pytest
 
 from harness.core.errors import BadInput
-from plugins.decontaminate import decontaminate, normalize_benchmarks
-from plugins.training_data import make_example
+from harness.decontaminate import decontaminate, normalize_benchmarks
+from plugins.training.training_data import make_example
 
 
 def _rows(path, n=None):

@@ -11,9 +11,9 @@ import math
 import pytest
 
 from harness.models import load_model, resolve_model
-from plugins.dpo import DPOPlugin, DPOVariantConfig, _dpo_trainer_class, build_dpo_rows
-from plugins.trainer import encode_example, training_arguments
-from plugins.training_data import load_pairs_file, make_example
+from plugins.methods.dpo import DPOPlugin, DPOVariantConfig, _dpo_trainer_class, build_dpo_rows
+from plugins.training.trainer import encode_example, training_arguments
+from plugins.training.training_data import load_pairs_file, make_example
 from tests.generation_support import load_saved_tokenizer, tiny_model_dir
 
 
@@ -120,7 +120,7 @@ def test_dpo_starts_at_log2_and_moves_away_from_the_frozen_reference(tmp_path, q
 def test_config_names_the_variant_source_and_pair_files_keep_their_variants(quixbugs):
     from harness.core.config import from_dict
     from harness.core.errors import BadInput
-    from plugins.fault_weighted import pair_examples
+    from plugins.training.fault_weighted import pair_examples
 
     assert DPOVariantConfig().variant_source == "teacher"  # the paper: DPO on the teacher's pairs
     config = from_dict(DPOVariantConfig, {"variant_source": "mutation", "variants": {"n_candidates": 2}, "beta": 0.2})

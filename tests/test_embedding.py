@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from plugins.embedding import CharNgramEmbedder, cosine_to_first, make_embedder
+from plugins.training.embedding import CharNgramEmbedder, cosine_to_first, make_embedder
 
 CORRECT = "def add_one(x):\n    return x + 1\n"
 CLOSE = "def add_one(x):\n    return x - 1\n"  # one character changed

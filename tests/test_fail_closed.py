@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from harness import cache_entry
-from harness.cli import main
+from harness.app.cli import main
+from harness.core import cache_entry
 from tests.conftest import REPO, read_jsonl, run_cli, write_jsonl
 
 TASKS = ["HumanEval/0", "HumanEval/2", "HumanEval/4"]
@@ -30,7 +30,7 @@ def canonical(problems, task_ids=TASKS):
 
 
 def evaluate(samples, output, cache, *extra, umask=None):
-    cmd = [sys.executable, "-m", "harness.cli", "evaluate", "--benchmark", "humaneval", "--samples", str(samples),
+    cmd = [sys.executable, "-m", "harness.app.cli", "evaluate", "--benchmark", "humaneval", "--samples", str(samples),
            "--output", str(output), "--sandbox", "process", "--jobs", "2", *extra]
     return subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL, cwd=REPO, timeout=600,
                           env={**os.environ, "FGIT_BENCH_CACHE": str(cache)},
@@ -105,7 +105,7 @@ def test_damaged_ground_truth_is_recomputed_and_verdicts_follow_its_content(clea
     # A wrong expected output in a well-formed entry (as a bad machine or an old bug would write it): judged
     # against it, HumanEval/0 fails; once the ground truth is right again, its verdict is judged again.
     header, _, payload = gt_file.read_bytes().partition(b"\n")
-    stored = json.loads(payload)  # task id -> JSON with one codec text per expected output (sandboxes/codec.py)
+    stored = json.loads(payload)  # task id -> JSON with one codec text per expected output (sandboxes/guest/codec.py)
     expected = json.loads(stored["HumanEval/0"])
     first = json.loads(expected["base"][0])
     assert first[0] == "B"  # a bool, encoded ["B", 0 | 1]

@@ -91,7 +91,7 @@ def test_full_disk_under_the_cache_is_exit_3_and_leaves_no_temp_file(inputs, sma
 
 HOLD = """
 import sys, time
-from harness import outdir
+from harness.core import outdir
 with outdir.locked(sys.argv[1]):
     print("locked", flush=True)
     time.sleep(120)

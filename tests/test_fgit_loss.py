@@ -18,7 +18,7 @@ from transformers.models.llama.modeling_llama import LlamaRMSNorm
 from harness.core.config import from_dict
 from harness.core.errors import BadInput
 from harness.models import load_tokenizer, resolve_model
-from plugins.fgit_loss import (
+from plugins.training.fgit_loss import (
     DEFAULT_ELIGIBLE,
     FGitLossConfig,
     dynamic_weight,
@@ -29,7 +29,7 @@ from plugins.fgit_loss import (
     trainer_loss_fn,
     weighted_nll,
 )
-from plugins.fgit_masks import INCORRECT_IDS, collate, encode_pair
+from plugins.training.fgit_masks import INCORRECT_IDS, collate, encode_pair
 
 QUIXBUGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "QuixBugs-python.jsonl"
 VOCAB = 40
@@ -571,7 +571,7 @@ def test_the_weight_gradient_of_b_adds_to_the_step_and_that_of_a_opposes_it_belo
 def test_weight_statistics_cover_paired_rows_only():
     model = tiny_llama()
     batch = synthetic_batch()
-    # a fourth row without a variant: no marks on either side, ĉ = c (as plugins.fault_weighted encodes it)
+    # a fourth row without a variant: no marks on either side, ĉ = c (as plugins.training.fault_weighted encodes it)
     batch = {k: torch.cat([v, v[:1]]) for k, v in batch.items()}
     for key in ("line_mask", "token_mask", "incorrect_line_mask", "incorrect_token_mask"):
         batch[key][3] = 0
@@ -604,7 +604,7 @@ def test_weight_statistics_cover_paired_rows_only():
 def test_share_prefix_is_off_under_lora_dropout_in_training_and_exact():
     from peft import LoraConfig, get_peft_model
 
-    from plugins.fgit_loss import share_prefix_active
+    from plugins.training.fgit_loss import share_prefix_active
 
     base = tiny_llama()
     model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.5, target_modules=["q_proj", "v_proj"]))

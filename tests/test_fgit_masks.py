@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from harness.models import load_tokenizer, resolve_model
-from plugins.fgit_masks import (
+from plugins.training.fgit_masks import (
     INCORRECT_IDS,
     INCORRECT_LINE_MASK,
     INCORRECT_TOKEN_MASK,

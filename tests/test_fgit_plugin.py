@@ -19,11 +19,17 @@ import pytest
 
 from harness.core.config import from_dict
 from harness.models import resolve_model
-from plugins.artifact_cache import cache_root
-from plugins.fault_weighted import FaultWeightedConfig, encode_fault_weighted, pair_examples
-from plugins.fgit_masks import INCORRECT_IDS, INCORRECT_LINE_MASK, INCORRECT_TOKEN_MASK, LINE_MASK, TOKEN_MASK
-from plugins.trainer import encode_sft
-from plugins.training_data import make_example
+from plugins.training.artifact_cache import cache_root
+from plugins.training.fault_weighted import FaultWeightedConfig, encode_fault_weighted, pair_examples
+from plugins.training.fgit_masks import (
+    INCORRECT_IDS,
+    INCORRECT_LINE_MASK,
+    INCORRECT_TOKEN_MASK,
+    LINE_MASK,
+    TOKEN_MASK,
+)
+from plugins.training.trainer import encode_sft
+from plugins.training.training_data import make_example
 from tests.conftest import SHARED_DATA, read_jsonl, run_cli
 from tests.generation_support import load_saved_tokenizer, tiny_model_dir
 
@@ -40,28 +46,28 @@ lora = true
 lora_layers = [29]
 """
 CONFIG = f"""
-[plugins.fgit]
+[plugins.methods.fgit]
 {SMALL}
-[plugins.fgit.loss]
+[plugins.methods.fgit.loss]
 alpha = {ALPHA}
 
-[plugins.fgit.variants]
+[plugins.methods.fgit.variants]
 n_candidates = 1
 max_new_tokens = 96
 
-[plugins.mutation]
+[plugins.methods.mutation]
 {SMALL}
-[plugins.mutation.variants]
+[plugins.methods.mutation.variants]
 n_candidates = 2
 
-[plugins.dpo]
+[plugins.methods.dpo]
 variant_source = "mutation"
 max_length = 256
 batch_size = 2
 gradient_accumulation_steps = 1
 max_steps = 1
 
-[plugins.dpo.variants]
+[plugins.methods.dpo.variants]
 n_candidates = 2
 """
 
@@ -141,8 +147,8 @@ def test_fgit_trains_with_teacher_variants_loads_and_is_cached(config_file, tmp_
     assert json.loads((tmp_path / "fgit-again" / "artifact.json").read_text()) == manifest
 
     # DPO with the same variant table hits the variants FGit generated: no model is loaded, nothing generated
-    from plugins.dpo import DPOVariantConfig
-    from plugins.training_data import prepare_training_set
+    from plugins.methods.dpo import DPOVariantConfig
+    from plugins.training.training_data import prepare_training_set
 
     def refuse(*args, **kwargs):
         raise AssertionError("a cached variant run loaded a model")
@@ -218,7 +224,7 @@ def test_rows_have_sft_tokens_and_masks_on_the_changed_tokens(target):
 
 
 def test_the_teacher_can_name_the_trained_model(tmp_path):
-    from plugins.fault_weighted import model_reference
+    from plugins.training.fault_weighted import model_reference
 
     smol = resolve_model("smollm2")
     assert model_reference(smol) == "smollm2"

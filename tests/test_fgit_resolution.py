@@ -14,9 +14,9 @@ import torch
 from harness.generation.base import DecodingConfig, GenerationRequest
 from harness.generation.hf import HFBackend
 from harness.models import resolve_model
-from plugins.base import TrainingExample
-from plugins.trainer import encode_example, render
-from plugins.training_data import make_example
+from plugins.api import TrainingExample
+from plugins.training.trainer import encode_example, render
+from plugins.training.training_data import make_example
 from tests.conftest import run_cli
 from tests.tiny_models import bos_tokenizer, causal_lm_dir, unixcoder_like_dir
 
@@ -56,8 +56,8 @@ def _examples() -> list[TrainingExample]:
 def test_a_changed_embedding_resolution_retrains(tmp_path):
     """`embedding = "auto"` with UniXcoder absent (char n-gram fallback), then present: a different artifact."""
     from harness.core.config import from_dict
-    from plugins.artifact_cache import train_cached
-    from plugins.mutation import MutationVariantConfig
+    from plugins.methods.mutation import MutationVariantConfig
+    from plugins.training.artifact_cache import train_cached
 
     model_dir = causal_lm_dir(tmp_path / "lm")
     embedder_dir = tmp_path / "unixcoder"  # absent at first

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from harness.app.cli import main
 from harness.core.errors import BadInput
 from leaderboards.gate import run_gate
 

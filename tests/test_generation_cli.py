@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from harness.cli import main
+from harness.app.cli import main
 from harness.generation.hf import HFBackend
 from harness.models import resolve_model
 from tests.conftest import REPO, read_jsonl, run_cli
@@ -80,7 +80,7 @@ def test_ctrl_c_keeps_finished_tasks_and_the_rerun_generates_only_the_rest(tmp_p
     out, cache = tmp_path / "samples.jsonl", tmp_path / "cache"
     args = _generate_args(out, cache, "--model", str(tiny_model_dir()), "--limit", "6", "--max-new-tokens", "160",
                           "--batch-size", "1")
-    proc = subprocess.Popen([sys.executable, "-m", "harness.cli", *args], cwd=REPO, stdin=subprocess.DEVNULL,
+    proc = subprocess.Popen([sys.executable, "-m", "harness.app.cli", *args], cwd=REPO, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + 600

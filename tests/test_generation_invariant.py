@@ -12,7 +12,7 @@ import random
 import pytest
 import torch
 
-from harness.cli import main
+from harness.app.cli import main
 from harness.generation.base import DecodingConfig, GenerationRequest
 from harness.generation.hf import HFBackend
 from harness.generation.invariant import InvariantDecoder, _row_blocked_linear, invariant_model

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from harness.cli import main
+from harness.app.cli import main
 from tests.conftest import read_jsonl
 
 

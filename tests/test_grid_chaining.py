@@ -1,4 +1,4 @@
-"""Chaining inside a grid (harness.pipeline.grid × harness.pipeline.chaining): a unit of an instance with
+"""Chaining inside a grid (harness.app.pipeline.grid × harness.app.pipeline.chaining): a unit of an instance with
 `from = ...` starts from the upstream unit of the same model and seed; an ambiguous upstream is one clear line."""
 
 from __future__ import annotations
@@ -7,18 +7,18 @@ import json
 
 import pytest
 
+from harness.app.pipeline.config import load_run_config
+from harness.app.pipeline.grid import plan_units
 from harness.core.errors import BadInput
-from harness.pipeline.config import load_run_config
-from harness.pipeline.grid import plan_units
 from tests.conftest import run_cli
 from tests.generation_support import tiny_model_dir
 from tests.run_support import TINY_SFT, canonical_samples, run_config, toml_value, write_samples
 
 CHAIN = """
 variants = ["base", "sft", "sft-grpo", "sft-again"]
-[plugins.sft]
+[plugins.methods.sft]
 learning_rate = 2e-4
-[plugins.sft-grpo]
+[plugins.methods.sft-grpo]
 plugin = "grpo"
 from = "sft"
 [variant.sft-again]

@@ -1,13 +1,13 @@
-"""Grid expansion (harness.pipeline.grid) without training: instance layering, sweep products and names, seeds,
+"""Grid expansion (harness.app.pipeline.grid) without training: instance layering, sweep products and names, seeds,
 models, and one clear line for every bad grid."""
 
 from __future__ import annotations
 
 import pytest
 
+from harness.app.pipeline.config import load_run_config
+from harness.app.pipeline.grid import parse_sweep_option, plan_units
 from harness.core.errors import BadInput
-from harness.pipeline.config import load_run_config
-from harness.pipeline.grid import parse_sweep_option, plan_units
 from tests.conftest import run_cli
 
 BASE = """
@@ -15,7 +15,7 @@ variants = ["base", "sft", "fgit", "fgit-line"]
 [training.shared]
 learning_rate = 1e-4
 lr_scheduler = "constant"
-[plugins.fgit]
+[plugins.methods.fgit]
 max_length = 300
 loss = { alpha = 2.5 }
 [variant.fgit-line]
@@ -79,7 +79,7 @@ def test_a_command_line_sweep_replaces_the_configs_sweep_in_place(tmp_path):
     ("[[sweep]]\nvariant = \"fgit\"\nkey = \"loss.alpha\"\nvalues = []\n", None, "non-empty list"),
     ("[variant.x]\nloss = { mask = \"line\" }\n", None, "needs plugin"),
     ("[variant.sft]\nplugin = \"fgit\"\n", None, "the name of a training plugin"),
-    # [plugins.fgit] sets max_length itself: a shared-layer sweep of it would change nothing
+    # [plugins.methods.fgit] sets max_length itself: a shared-layer sweep of it would change nothing
     ("[[sweep]]\nvariant = \"fgit\"\nkey = \"training.shared.max_length\"\nvalues = [128]\n", None,
      "has no effect"),
     (None, [{"variant": "fgit", "key": "loss.alpha", "values": [1.5, 1.5]}], "listed twice"),
@@ -103,7 +103,7 @@ def test_a_malformed_sweep_option_is_one_line_and_exit_2(tmp_path):
 
 
 def test_the_recorded_config_holds_the_grid_fields_only_when_used(tmp_path):
-    from harness.pipeline.config import config_record
+    from harness.app.pipeline.config import config_record
 
     path = tmp_path / "plain.toml"
     path.write_text(BASE)

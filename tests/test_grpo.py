@@ -12,7 +12,7 @@ import pytest
 from harness.evaluation import EvaluateConfig, evaluate
 from harness.generation.prompts import make_template
 from harness.synth.build import SynthConfig, synthesize
-from plugins.grpo_reward import SandboxReward
+from plugins.methods.grpo_reward import SandboxReward
 from tests.conftest import read_jsonl, run_cli, write_jsonl
 from tests.forgeries import FORGERIES, forgery
 from tests.forgery_programs import EVALPLUS as EVALPLUS_FORGERIES

@@ -12,8 +12,8 @@ from leaderboards.baseline import run_provenance
 from leaderboards.render import render_markdown
 from leaderboards.stats import build_leaderboard
 from leaderboards.table import comparable, load_run
-from plugins.hotfix_data import load_pair_source, prepare_pairs
-from plugins.hotfix_metrics import contains_line, line_probe
+from plugins.methods.hotfix_data import load_pair_source, prepare_pairs
+from plugins.methods.hotfix_metrics import contains_line, line_probe
 from tests.test_leaderboard import write_results
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from harness.app.cli import main
 
 QUIXBUGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "QuixBugs-python.jsonl"
 
@@ -87,7 +87,7 @@ def test_non_utf8_file_is_bad_input(capsys, sqrt_pair, tmp_path):
 
 def test_console_script_reports_bad_input_in_one_line(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "harness.cli", "inspect-pair", "--correct", str(tmp_path / "a.py"),
+        [sys.executable, "-m", "harness.app.cli", "inspect-pair", "--correct", str(tmp_path / "a.py"),
          "--incorrect", str(tmp_path / "b.py")],
         capture_output=True, text=True, timeout=120,
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cli import main
+from harness.app.cli import main
 from harness.core.errors import BadInput
 from leaderboards.baseline import dumps, leaderboard_to_json, pass_table_from_json, run_provenance
 from leaderboards.html import render_html

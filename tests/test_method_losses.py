@@ -8,9 +8,9 @@ import random
 import pytest
 import torch
 
-from plugins.diversity_losses import calibrate_tau, dft_loss, gem_loss, sed_sft_loss, top_k_mass
-from plugins.fgit_masks import INCORRECT_ATTENTION, INCORRECT_IDS, INCORRECT_LINE_MASK, LINE_MASK
-from plugins.hotfix_loss import HotfixLossConfig, hotfix_loss, masked_ce, retain_kl
+from plugins.methods.diversity_losses import calibrate_tau, dft_loss, gem_loss, sed_sft_loss, top_k_mass
+from plugins.methods.hotfix_loss import HotfixLossConfig, hotfix_loss, masked_ce, retain_kl
+from plugins.training.fgit_masks import INCORRECT_ATTENTION, INCORRECT_IDS, INCORRECT_LINE_MASK, LINE_MASK
 
 V = 6
 

@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from harness.cli import main
+from harness.app.cli import main
 from harness.models import load_model, load_tokenizer, resolve_model
-from plugins.base import PLUGINS
+from plugins.api import PLUGINS
 from tests.generation_support import tiny_model_dir
 
 NEW_PLUGINS = ("sed-sft", "gem", "dft", "hotfix")
@@ -27,28 +27,28 @@ max_steps = 2
 learning_rate = 1e-3
 calibration_sequences = 2
 
-[plugins.gem]
+[plugins.methods.gem]
 max_length = 256
 batch_size = 4
 gradient_accumulation_steps = 1
 max_steps = 1
 learning_rate = 1e-3
 
-[plugins.dft]
+[plugins.methods.dft]
 max_length = 256
 batch_size = 4
 gradient_accumulation_steps = 1
 max_steps = 1
 learning_rate = 1e-3
 
-[plugins.hotfix]
+[plugins.methods.hotfix]
 max_pairs = 6
 epochs = 2
 max_length = 384
 batch_size = 2
 decontaminate_against = ["humaneval"]
 
-[plugins.hotfix.evaluation]
+[plugins.methods.hotfix.evaluation]
 samples = 2
 max_new_tokens = 8
 """
@@ -63,7 +63,7 @@ lora = true
 lora_layers = [29]
 calibration_sequences = 2
 
-[plugins.gem]
+[plugins.methods.gem]
 max_length = 192
 batch_size = 4
 gradient_accumulation_steps = 1
@@ -71,7 +71,7 @@ learning_rate = 1e-4
 lora = true
 lora_layers = [29]
 
-[plugins.dft]
+[plugins.methods.dft]
 max_length = 192
 batch_size = 4
 gradient_accumulation_steps = 1
@@ -79,14 +79,14 @@ learning_rate = 1e-4
 lora = true
 lora_layers = [29]
 
-[plugins.hotfix]
+[plugins.methods.hotfix]
 max_pairs = 8
 epochs = 2
 max_length = 384
 batch_size = 4
 lora_layers = [28, 29]
 
-[plugins.hotfix.evaluation]
+[plugins.methods.hotfix.evaluation]
 samples = 4
 max_new_tokens = 32
 """
@@ -201,8 +201,8 @@ def test_sed_sft_refuses_to_hold_out_every_row(tmp_path, capsys, shared_data):
 
 
 def test_the_methods_profile_names_every_method_with_valid_settings(tmp_path):
-    from harness.pipeline.config import load_run_config
-    from harness.pipeline.run import ComparisonRun
+    from harness.app.pipeline.config import load_run_config
+    from harness.app.pipeline.run import ComparisonRun
 
     config = load_run_config("methods", None)
     assert config.variants == ["base", "sft", "dpo", "mutation", "fgit", *NEW_PLUGINS] and config.training.limit
@@ -228,7 +228,7 @@ sandbox = "process"
 [generation]
 backend = "replay"
 samples_from = "{tmp_path}/replay/{{variant}}-{{benchmark}}.jsonl"
-[plugins.hotfix]
+[plugins.methods.hotfix]
 max_pairs = 4
 epochs = 1
 max_length = 384

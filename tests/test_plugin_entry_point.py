@@ -19,7 +19,7 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from plugins.base import TrainingPlugin
+from plugins.base import TrainingPlugin  # the pre-0.2 path: still works (a shim)
 
 
 @dataclass

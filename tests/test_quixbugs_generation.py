@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from harness.cli import main
+from harness.app.cli import main
 from harness.core.errors import BadInput
 from harness.generation.hf import HFBackend
 from harness.generation.prompts import choose_style, extract, make_template

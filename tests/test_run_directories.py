@@ -51,8 +51,8 @@ def test_run_data_dir_and_cache_dir_reach_every_stage(tmp_path):
 
 
 def test_variant_and_artifact_caches_use_the_one_root(tmp_path):
-    from plugins import artifact_cache
-    from plugins.variants import VariantCache
+    from plugins.training import artifact_cache
+    from plugins.training.variants import VariantCache
 
     with directories(str(tmp_path / "c"), None):
         assert cache_root() == tmp_path / "c"

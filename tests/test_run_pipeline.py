@@ -127,7 +127,7 @@ def test_sigkill_midway_then_rerun_gives_the_same_leaderboard(setup, reference_r
     """A fresh cache, so the killed run is really working; killed with SIGKILL (no cleanup code runs)."""
     output = tmp_path / "killed"
     env = {**os.environ, "FGIT_BENCH_CACHE": str(tmp_path / "cache")}
-    process = subprocess.Popen([sys.executable, "-m", "harness.cli", "run", "--config", str(setup["config"]),
+    process = subprocess.Popen([sys.executable, "-m", "harness.app.cli", "run", "--config", str(setup["config"]),
                                 "--output", str(output)], cwd=REPO, env=env, stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     trigger = output / "base" / "mbpp" / "samples.jsonl"  # base's MBPP evaluation is about to start

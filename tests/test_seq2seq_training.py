@@ -9,13 +9,13 @@ import json
 import pytest
 import torch
 
-from harness.cli import main
+from harness.app.cli import main
 from harness.models import load_model, load_tokenizer, resolve_model
-from plugins.fault_weighted import encode_fault_weighted
-from plugins.fgit_loss import FGitLossConfig, fgit_loss
-from plugins.fgit_masks import INCORRECT_IDS, LINE_MASK
-from plugins.sft import SFTVariantConfig
-from plugins.trainer import (
+from plugins.methods.sft import SFTVariantConfig
+from plugins.training.fault_weighted import encode_fault_weighted
+from plugins.training.fgit_loss import FGitLossConfig, fgit_loss
+from plugins.training.fgit_masks import INCORRECT_IDS, LINE_MASK
+from plugins.training.trainer import (
     DecoderView,
     PadCollator,
     encode_sft,
@@ -23,7 +23,7 @@ from plugins.trainer import (
     mark_seq2seq,
     token_mean_cross_entropy,
 )
-from plugins.training_data import make_example
+from plugins.training.training_data import make_example
 from tests.conftest import SHARED_DATA, read_jsonl
 from tests.generation_support import tiny_t5_dir
 
@@ -100,24 +100,24 @@ def test_fgit_rows_mask_decoder_tokens_and_weight_one_is_sft(t5):
 
 
 TOML = """
-[plugins.sft]
+[plugins.methods.sft]
 max_length = 192
 batch_size = 2
 gradient_accumulation_steps = 1
 max_steps = 2
 learning_rate = 1e-3
 
-[plugins.fgit]
+[plugins.methods.fgit]
 variant_source = "mutation"
 max_length = 192
 batch_size = 2
 gradient_accumulation_steps = 1
 max_steps = 2
 learning_rate = 1e-3
-[plugins.fgit.variants]
+[plugins.methods.fgit.variants]
 n_candidates = 2
 
-[plugins.dpo]
+[plugins.methods.dpo]
 variant_source = "mutation"
 """
 
@@ -148,7 +148,7 @@ def test_train_then_generate_from_the_artifact(variant, tmp_path, capsys):
 ])
 def test_unsupported_plugins_say_so_in_one_line(variant, extra, message, tmp_path, capsys):
     config = tmp_path / "cfg.toml"
-    config.write_text(TOML if not extra else "[plugins.fgit]\nmax_length = 128\n[plugins.fgit.variants]\nn_candidates = 1\n"
+    config.write_text(TOML if not extra else "[plugins.methods.fgit]\nmax_length = 128\n[plugins.methods.fgit.variants]\nn_candidates = 1\n"
                                              "max_new_tokens = 8\n")
     rc = main(["train", "--variant", variant, "--model", str(tiny_t5_dir()), "--data", str(EVOL), "--limit", "2",
                "--benchmarks", "none", "--config", str(config), "--output", str(tmp_path / "out")])

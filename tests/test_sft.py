@@ -11,15 +11,15 @@ import torch
 from harness.core.config import from_dict
 from harness.core.errors import BadInput
 from harness.models import load_model, resolve_model
-from plugins.sft import SFTPlugin, SFTVariantConfig
-from plugins.trainer import (
+from plugins.methods.sft import SFTPlugin, SFTVariantConfig
+from plugins.training.trainer import (
     PadCollator,
     encode_example,
     token_mean_cross_entropy,
     trainer_classes,
     training_arguments,
 )
-from plugins.training_data import make_example
+from plugins.training.training_data import make_example
 from tests.generation_support import load_saved_tokenizer, tiny_model_dir
 
 
@@ -227,7 +227,7 @@ def test_lora_adapter_and_merged_artifacts_load_generate_and_agree(tmp_path, tok
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint_without_double_counting(tmp_path):
-    from plugins.trainer import run_training
+    from plugins.training.trainer import run_training
 
     spec = resolve_model(str(tiny_model_dir()))
     config = SFTVariantConfig(batch_size=1, gradient_accumulation_steps=1, save_steps=1, max_length=256,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.pipeline.config import config_record, load_run_config
+from harness.app.pipeline.config import config_record, load_run_config
 from leaderboards.baseline import pass_table_from_json
 
 BASELINE = Path(__file__).resolve().parent.parent / "leaderboards" / "baselines" / "smoke.json"

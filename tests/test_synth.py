@@ -152,7 +152,7 @@ def test_synth_cli_refuses_a_foreign_directory(tmp_path):
 def test_train_file_is_sft_and_grpo_training_data(synth_set):
     """`fgit-bench train --data train.jsonl` reads instruction/response (the evaluation's chat format) and keeps
     each row's task with its tests for GRPO."""
-    from plugins.training_data import load_training_data
+    from plugins.training.training_data import load_training_data
 
     rows = read_jsonl(synth_set / "train.jsonl")
     examples, n_rows = load_training_data(str(synth_set / "train.jsonl"))

@@ -11,21 +11,21 @@ import os
 
 import pytest
 
-from harness.cli import main
+from harness.app.cli import main
 from harness.models import load_model, load_tokenizer, resolve_model
-from plugins.artifact_cache import artifact_key
-from plugins.sft import SFTVariantConfig
+from plugins.methods.sft import SFTVariantConfig
+from plugins.training.artifact_cache import artifact_key
 from tests.generation_support import tiny_model_dir
 
 TINY_TOML = """
-[plugins.sft]
+[plugins.methods.sft]
 max_length = 320
 batch_size = 2
 gradient_accumulation_steps = 1
 """
 
 SMOLLM2_TOML = """
-[plugins.sft]
+[plugins.methods.sft]
 max_length = 128
 batch_size = 8
 gradient_accumulation_steps = 1
@@ -34,7 +34,7 @@ lora = true
 lora_layers = [28, 29]
 lora_merge = true
 
-[plugins.dpo]
+[plugins.methods.dpo]
 max_length = 192
 batch_size = 8
 gradient_accumulation_steps = 1
@@ -55,7 +55,7 @@ def _forbid_model_loading(monkeypatch):
 def test_unknown_variant_and_config_typos_are_one_line_errors(tmp_path, capsys):
     assert main(["train", "--variant", "sfft", "--output", str(tmp_path / "o")]) == 2
     assert "unknown training variant 'sfft'; did you mean 'sft'?" in capsys.readouterr().err
-    (tmp_path / "bad.toml").write_text("[plugins.sft]\nlerning_rate = 1e-5\n")
+    (tmp_path / "bad.toml").write_text("[plugins.methods.sft]\nlerning_rate = 1e-5\n")
     assert main(["train", "--variant", "sft", "--config", str(tmp_path / "bad.toml"), "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "unknown key 'lerning_rate'; did you mean 'learning_rate'?" in err and len(err.strip().splitlines()) == 1
@@ -104,7 +104,7 @@ def test_second_identical_call_returns_the_cached_artifact_without_loading_a_mod
 
 
 def test_the_cache_key_covers_model_data_plugin_and_config(shared_data):
-    from plugins.training_data import load_pairs_file
+    from plugins.training.training_data import load_pairs_file
 
     pairs = load_pairs_file(shared_data / "QuixBugs-python.jsonl")
     tiny, smol = resolve_model(str(tiny_model_dir())), resolve_model("smollm2")

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from harness.core.errors import BadInput
-from plugins.training_data import (
+from plugins.training.training_data import (
     extract_python_code,
     load_pairs_file,
     load_training_data,

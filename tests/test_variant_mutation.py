@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from plugins.base import TrainingExample
-from plugins.variant_mutation import MutationSource, all_mutants
-from plugins.variants import VariantConfig, attach_variants
+from plugins.api import TrainingExample
+from plugins.training.variant_mutation import MutationSource, all_mutants
+from plugins.training.variants import VariantConfig, attach_variants
 
 QUIXBUGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "QuixBugs-python.jsonl"
 RULES = ["universal.rules", "python.rules"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from plugins.base import TrainingExample
-from plugins.variants import VariantConfig, VariantSource, attach_variants, classify
+from plugins.api import TrainingExample
+from plugins.training.variants import VariantConfig, VariantSource, attach_variants, classify
 
 CORRECT = "def clamp(x, lo, hi):\n    if x < lo:\n        return lo\n    return min(x, hi)\n"
 CLOSE = "def clamp(x, lo, hi):\n    if x <= lo:\n        return lo\n    return min(x, hi)\n"  # `<` → `<=`
@@ -149,7 +149,7 @@ def _teacher_config(**overrides) -> VariantConfig:
 
 
 def test_teacher_sampling_is_seeded_cached_and_a_hit_loads_nothing(tiny_llama, tmp_path):
-    from plugins.variant_teacher import TeacherSource
+    from plugins.training.variant_teacher import TeacherSource
 
     examples = [_example(CORRECT), _example(FAR)]
     config = _teacher_config()
@@ -169,7 +169,7 @@ def test_teacher_sampling_is_seeded_cached_and_a_hit_loads_nothing(tiny_llama, t
 
     # Same seed, fresh cache: the same candidates again; another seed: different ones.
     def candidates(root, seed):
-        from plugins.variants import VariantCache, candidates_key
+        from plugins.training.variants import VariantCache, candidates_key
 
         source = TeacherSource(_teacher_config(seed=seed), tiny_llama)
         attach_variants(examples, source, source.config, cache_dir=root)
@@ -181,7 +181,7 @@ def test_teacher_sampling_is_seeded_cached_and_a_hit_loads_nothing(tiny_llama, t
 
 
 def test_teacher_through_a_greedy_backend_asks_for_distinct_variants(tiny_llama, tmp_path):
-    from plugins.variant_teacher import TeacherSource, teacher_prompt
+    from plugins.training.variant_teacher import TeacherSource, teacher_prompt
 
     config = _teacher_config(temperature=0.0)
     source = TeacherSource(config, tiny_llama)
@@ -193,7 +193,7 @@ def test_teacher_through_a_greedy_backend_asks_for_distinct_variants(tiny_llama,
 
 
 def test_extract_variant():
-    from plugins.variant_teacher import extract_variant
+    from plugins.training.variant_teacher import extract_variant
 
     assert extract_variant("x = 1\ny = 2\n```\nThe bug is...", prefilled=True) == "x = 1\ny = 2"
     assert extract_variant("x = 1", prefilled=True) == "x = 1"  # ran out of tokens before the fence closed

@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 
 from harness.benchmarks.base import Benchmark, CheckJob, Dataset, Verdict
-from sandboxes.base import JobResult, Sandbox
+from sandboxes.base import Sandbox
+from sandboxes.pool import JobResult
 
 PROBLEMS = {
     "Toy/0": {"prompt": 'def add(a, b):\n    """Return the sum of the two numbers a and b."""\n',

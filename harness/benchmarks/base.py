@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 
 from harness.core.errors import BadInput
 from harness.core.registry import Registry
-from sandboxes.base import JobResult, Limits, Sandbox
+from sandboxes.base import Limits, Sandbox
+from sandboxes.pool import JobResult
 
 
 @dataclass
@@ -24,7 +25,7 @@ class Dataset:
 
 @dataclass
 class CheckJob:
-    function: str  # a function in sandboxes.jobs
+    function: str  # a function in sandboxes.guest.jobs
     payload: Any
     timeout: float
     cost: float = 0.0  # estimated run time (e.g. the ground truth's): the pool starts the longest jobs first
@@ -125,7 +126,7 @@ class Benchmark(ABC):
         return self
 
     def decontamination_texts(self, dataset: Dataset) -> list[tuple[str, str, str]]:
-        """(task_id, field, text) a training set must not overlap (plugins.decontaminate): by default the prompt,
+        """(task_id, field, text) a training set must not overlap (harness.decontaminate): by default the prompt,
         the canonical solution and the prompt's prose."""
         from harness.benchmarks.texts import docstring_prose
 

@@ -29,12 +29,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness import cache_entry
 from harness.benchmarks.base import BENCHMARKS, Benchmark, CheckJob, Dataset, GatePlan, Verdict
+from harness.core import cache_entry
 from harness.core.data import find_release_file
 from harness.core.errors import InfraError
 from harness.core.hashing import json_digest
-from sandboxes.base import JobResult, Limits, Sandbox
+from sandboxes.base import Limits, Sandbox
+from sandboxes.pool import JobResult
 
 TIMEOUT_LIMIT = 240.0  # bigcodebench.eval.utils.TIMEOUT_LIMIT
 MIN_TIME_LIMIT = 1.0  # bigcodebench.evaluate default
@@ -53,8 +54,8 @@ PRELOAD = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "scipy", "scipy
 DURATIONS_FILE = Path(__file__).with_name("bigcodebench_hard_durations.json")
 GT_SAVE_EVERY = 10  # ground-truth results are saved as they come, so an interrupted gate resumes
 GT_FORMAT = 4  # of the ground-truth cache entries: {"status", "details", "error", "seconds"}; 3: calibrated program;
-# 4: checked by sandboxes/bigcodebench_runner.py
-RUNNER = "tamper-evident-1"  # which checker decided (part of the verdict key): sandboxes/bigcodebench_runner.py
+# 4: checked by sandboxes/guest/bigcodebench_runner.py
+RUNNER = "tamper-evident-1"  # which checker decided (part of the verdict key): sandboxes/guest/bigcodebench_runner.py
 
 
 @BENCHMARKS.register("bigcodebench")

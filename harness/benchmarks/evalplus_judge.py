@@ -1,6 +1,6 @@
 """Judging evalplus outputs outside the sandbox: evalplus's comparison semantics applied to decoded data.
 
-The child that ran the candidate sent back one codec-encoded answer per input (sandboxes/evalplus_child.py);
+The child that ran the candidate sent back one codec-encoded answer per input (sandboxes/guest/evalplus_child.py);
 this process runs no candidate code and compares plain built-in values, so an output cannot choose its verdict
 (an `__eq__` that returns True, a list subclass equal to everything, a patched numpy.allclose or builtin, a
 rewritten expected list: none of them reaches this side). `compare` mirrors the comparison block of
@@ -25,7 +25,7 @@ import functools
 import json
 from collections.abc import Sequence
 
-from sandboxes.codec import CodecError, Opaque, decode, loads_data, type_name
+from sandboxes.guest.codec import CodecError, Opaque, decode, loads_data, type_name
 
 EXITED = "exited before the tests completed"
 

@@ -14,14 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harness import cache_entry
 from harness.benchmarks.base import BENCHMARKS, Benchmark, CheckJob, Dataset, Verdict
 from harness.benchmarks.evalplus_judge import count_passed, decode_outputs, judge_stage
+from harness.core import cache_entry
 from harness.core.data import find_release_file
 from harness.core.errors import InfraError
 from harness.core.hashing import text_digest
-from sandboxes.base import JobResult, Sandbox
-from sandboxes.codec import dumps_data
+from sandboxes.base import Sandbox
+from sandboxes.guest.codec import dumps_data
+from sandboxes.pool import JobResult
 
 MIN_TIME_LIMIT = 1.0  # evalplus 0.3.1 DEFAULT_MIN_TIME_LIMIT
 GT_TIME_LIMIT_FACTOR = 4.0  # evalplus 0.3.1 DEFAULT_GT_TIME_LIMIT_FACTOR
@@ -49,7 +50,7 @@ def decode_task_groundtruth(text: str) -> dict:
 
 
 def store_groundtruth(path: Path, key: str, stored: dict[str, str]) -> None:
-    """The ground-truth file: the cache envelope (harness/cache_entry.py) around JSON task id -> that task's
+    """The ground-truth file: the cache envelope (harness/core/cache_entry.py) around JSON task id -> that task's
     encode_task_groundtruth text. JSON of codec texts, never a pickle."""
     cache_entry.write_bytes(path, key, json.dumps(stored, separators=(",", ":")).encode())
 
@@ -98,7 +99,7 @@ class EvalPlusBenchmark(Benchmark):
         expected outputs stay here: check jobs carry inputs and limits only, verdicts are judged here.
 
         The cache file is one envelope (key + checksum, checked before anything is decoded) around task id →
-        that task's ground truth as codec JSON text (sandboxes/codec.py: loading it runs no code), so each task's
+        that task's ground truth as codec JSON text (sandboxes/guest/codec.py: loading it runs no code), so each task's
         digest is the hash of its stored text and only the tasks checked now are decoded."""
         key = text_digest(f"{dataset.hash}|{sandbox.machine_key()}")[:16]
         cache_file = cache_dir / "groundtruth" / f"{dataset.name}-{dataset.hash}-{key}.gt{GT_FORMAT}.json"

@@ -23,7 +23,7 @@ from harness.benchmarks.quixbugs_cases import ENTRY_POINT, build_cases, program_
 from harness.benchmarks.repair_match import exact_match, line_match
 from harness.core.data import find_release_file
 from harness.core.errors import BadInput
-from sandboxes.base import JobResult
+from sandboxes.pool import JobResult
 
 RELEASE_FILE = "QuixBugs-python.jsonl"
 RELEASE_SHA256 = "7322b63b31c2e20c7e05b97ef05e674e30eed5601df5cce7545a1a77031bf4d3"  # ../shared/data/SOURCES.md

@@ -2,7 +2,7 @@
 
 Each finished task is written at once, atomically, as its own file: that is the run's journal. A crash or Ctrl-C
 loses at most the tasks in flight; a rerun finds the finished ones by key and never regenerates or duplicates them.
-Entries are enveloped (key + checksum, harness/cache_entry.py): a damaged one is regenerated, never used.
+Entries are enveloped (key + checksum, harness/core/cache_entry.py): a damaged one is regenerated, never used.
 The cache also memoises tokenizer facts (content hash, chat template) per model hash, because building a tokenizer
 from a GGUF file takes seconds and a fully cached run must not pay that.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from harness import cache_entry
+from harness.core import cache_entry
 from harness.core.hashing import json_digest
 
 KEY_VERSION = 1  # bump when the meaning of an entry changes

@@ -9,7 +9,7 @@ Splits (seed-methods.md §3: train and test disjoint by construction):
 Expected outputs come from running each reference in the sandbox, twice: a task whose reference raises, times out,
 returns something that JSON cannot carry exactly, answers differently the second time (nondeterministic), or
 answers every input alike (a test that cannot fail) is dropped, with its reason in the manifest. Prompts that
-overlap HumanEval+/MBPP+ (plugins.decontaminate's rules) are dropped too.
+overlap HumanEval+/MBPP+ (harness.decontaminate's rules) are dropped too.
 
 Output: DIR/train.jsonl, DIR/test.jsonl (one task per line, sorted keys) and DIR/manifest.json (config, seed,
 splits, dropped tasks, sha256 of both files). Same seed and settings → byte-identical files.
@@ -29,7 +29,7 @@ from harness.core.hashing import file_digest, json_digest, text_digest
 from harness.synth.atoms import ATOMS
 from harness.synth.inputs import canonical, json_exact
 from harness.synth.tasks import Candidate, canonical_solution, draw_chain, draw_inputs, prompt, training_text
-from sandboxes.codec import CodecError, decode
+from sandboxes.guest.codec import CodecError, decode
 
 SYNTH_FORMAT = 1  # bump when the task layout or the generation rules change
 SPLITS = ("train", "test", "atoms-held-out")
@@ -95,7 +95,7 @@ def draw_candidates(config: SynthConfig) -> tuple[list[Candidate], list[str]]:
 
 
 def _payload(candidate: Candidate, config: SynthConfig) -> dict:
-    """An `evalplus_groundtruth` job (sandboxes.jobs): the reference on every input, with times."""
+    """An `evalplus_groundtruth` job (sandboxes.guest.jobs): the reference on every input, with times."""
     return {"prompt": prompt(candidate, []), "canonical_solution": canonical_solution(candidate),
             "entry_point": candidate.entry_point, "base_input": candidate.inputs[: config.base_inputs],
             "plus_input": candidate.inputs[config.base_inputs:], "output_not_none": False}
@@ -118,7 +118,7 @@ def _judge_reference(first, second, config: SynthConfig) -> tuple[dict | None, s
     for result in (first, second):
         if result.error:
             return None, f"reference failed: {result.error} {(result.detail or '').splitlines()[0][:200]}"
-    try:  # the job returns expected outputs as codec data (sandboxes/codec.py): decoding runs no code
+    try:  # the job returns expected outputs as codec data (sandboxes/guest/codec.py): decoding runs no code
         outputs = {split: [decode(item) for item in first.value[split]] for split in ("base", "plus")}
     except CodecError as exc:
         return None, f"reference output cannot be decoded ({exc})"
@@ -150,11 +150,20 @@ def task_row(candidate: Candidate, outputs: dict, config: SynthConfig) -> dict:
     }
 
 
-def _decontaminate(rows: list[dict], data_dir) -> tuple[list[dict], list[dict], dict]:
-    from plugins.base import TrainingExample
-    from plugins.decontaminate import decontaminate
+@dataclass
+class _Row:
+    """A task as decontamination checks it (`harness.decontaminate.Example`)."""
 
-    examples = [TrainingExample(instruction=r["task"]["prompt"], response=r["response"], meta={"task_id": r["task_id"]})
+    instruction: str
+    response: str
+    meta: dict
+    code: str | None = None
+
+
+def _decontaminate(rows: list[dict], data_dir) -> tuple[list[dict], list[dict], dict]:
+    from harness.decontaminate import decontaminate
+
+    examples = [_Row(instruction=r["task"]["prompt"], response=r["response"], meta={"task_id": r["task_id"]})
                 for r in rows]
     kept, report = decontaminate(examples, ["humaneval", "mbpp"], data_dir=data_dir)
     kept_ids = {e.meta["task_id"] for e in kept}

@@ -1,4 +1,0 @@
-"""CLI subcommands. Each module here defines `register(subparsers)` that adds its parser and sets `func`.
-
-`harness.cli` discovers the modules, so adding a command is adding a file.
-"""

@@ -1,0 +1,171 @@
+"""The worker that runs inside every sandbox: reads (function, payload) frames, runs them, writes results.
+
+It must import only the standard library and `sandboxes.guest.jobs` (plus what a job needs), because it runs inside
+minimal images. Protocol frames use private duplicates of stdin/stdout; fd 0 and 1 are then pointed at /dev/null so
+that untrusted code cannot read jobs or forge results, and forked children close the protocol fds as well.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import traceback
+
+
+def _private_channels() -> tuple[int, int]:
+    proto_in, proto_out = os.dup(0), os.dup(1)
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    sys.stdout = sys.stderr  # stray prints of the worker itself go to the log, not the protocol
+    return proto_in, proto_out
+
+
+def _close_in_children(fds: tuple[int, int]) -> None:
+    """multiprocessing children (evalplus forks one per check) must not inherit the protocol. The hook runs again
+    in grandchildren, where a closed protocol fd number may have been reused (bigcodebench's check starts a
+    Manager from its child): only an fd that is still the protocol pipe is closed."""
+    import multiprocessing.util
+
+    identities = {fd: _identity(fd) for fd in fds}
+
+    def close(_obj):
+        for fd, identity in identities.items():
+            try:
+                if _identity(fd) == identity:
+                    os.close(fd)
+            except OSError:
+                pass
+        _silence_stderr()
+
+    multiprocessing.util.register_after_fork(close, close)
+
+
+def _silence_stderr() -> None:
+    """Samples write nowhere: their fd 2 (the worker's log) becomes /dev/null too, so a flood costs nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+    except OSError:
+        pass
+
+
+def _harden() -> None:
+    """Not dumpable: code running as the same user cannot open /proc/<worker>/fd/* (forge frames) or its memory."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0
+    except (OSError, AttributeError, ImportError):
+        pass
+
+
+def _is_namespace_init() -> bool:
+    """True when the worker is PID 1 of a pid namespace of its own (docker, bwrap --as-pid-1). Both conditions:
+    the sandbox says so and the pid agrees, so that the sweep below can never run on a host."""
+    return os.environ.get("FGIT_SANDBOX_PIDNS") == "1" and os.getpid() == 1
+
+
+def _sweep(deadline_s: float = 2.0) -> None:
+    """After each job, kill every other process of the namespace (daemons, fork-bomb leftovers) and reap them, then
+    empty the scratch mounts: nothing a sample starts or writes outlives it or reaches the next sample (a full /tmp
+    or /dev/shm would break multiprocessing for every later job). kill(-1) from PID 1 spares only PID 1."""
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.001)
+    import shutil
+
+    for directory in filter(None, os.environ.get("FGIT_SANDBOX_SCRATCH", "").split(":")):
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+    import multiprocessing.process
+
+    multiprocessing.process.current_process()._config.pop("tempdir", None)  # it was in /tmp: made again on use
+
+
+def _join_on_exit_not_on_pipe() -> None:
+    """multiprocessing's join() waits for the child's sentinel pipe to close; a daemon the sample forked inherits
+    that pipe, so every check with a daemon would wait out its full timeout. Wait for the child's exit instead
+    (the pipe still wakes us at once in the normal case; a 50 ms poll of waitpid covers the daemon case)."""
+    from multiprocessing import connection, popen_fork
+
+    original = popen_fork.Popen.wait
+
+    def wait(self, timeout=None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.returncode is None:
+            if self.poll(os.WNOHANG) is not None:
+                break
+            remaining = 0.05 if deadline is None else min(0.05, deadline - time.monotonic())
+            if remaining <= 0:
+                return None
+            connection.wait([self.sentinel], remaining)
+        return original(self, 0)
+
+    popen_fork.Popen.wait = wait
+
+
+def _identity(fd: int) -> tuple[int, int]:
+    stat = os.fstat(fd)
+    return stat.st_dev, stat.st_ino
+
+
+def main() -> None:
+    from sandboxes.guest.protocol import encode, read_frame, resolve_job
+
+    proto_in, proto_out = _private_channels()
+    _close_in_children((proto_in, proto_out))
+    _harden()
+    _join_on_exit_not_on_pipe()
+    namespace_init = _is_namespace_init()
+    if namespace_init:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # PID 1 ignores signals it has no handler for; keep it so
+    reader = os.fdopen(proto_in, "rb", buffering=0)
+    writer = os.fdopen(proto_out, "wb", buffering=0)
+    from sandboxes.guest.jobs import JOBS
+    writer.write(encode(("ready", os.getpid())))
+    while True:
+        try:
+            frame = read_frame(reader.read)
+        except EOFError:
+            return
+        start = time.perf_counter()
+        try:
+            function, payload = resolve_job(frame)
+            del frame
+            result = ("ok", JOBS[function](payload))
+        except BaseException as exc:  # the job failed, not the worker: report and go on
+            result = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+        if namespace_init:
+            _sweep()
+        writer.write(encode((result, time.perf_counter() - start)))
+        # Dropped now, not at the next assignment: the next job may fork a candidate, which could walk up to
+        # this frame and read the previous job's result (a task's expected outputs, after its ground truth).
+        result = payload = None
+
+
+if __name__ == "__main__":
+    main()
