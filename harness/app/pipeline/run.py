@@ -24,6 +24,7 @@ from pathlib import Path
 
 from harness.app.pipeline.chaining import check_chains, start_model
 from harness.app.pipeline.config import BenchmarkSpec, RunConfig, check_plugin_tables, training_data_path
+from harness.app.pipeline.executor import LocalExecutor, StageExecutor
 from harness.app.pipeline.manifest import write_manifest
 from harness.app.pipeline.stages import StageRecord, run_stage
 from harness.core.config import to_dict
@@ -147,7 +148,8 @@ class ComparisonRun:
     """One `fgit-bench run`: holds the loaded pieces that stages share (plugins, sandboxes, training data)."""
 
     def __init__(self, config: RunConfig, run_dir: Path, shard: Shard | None = None, log: Log = _stderr,
-                 profile: str | None = None, sweeps: list[dict] | None = None):
+                 profile: str | None = None, sweeps: list[dict] | None = None,
+                 executor: StageExecutor | None = None):
         from harness.app.pipeline.grid import plan_units
         from plugins.api import PLUGINS
 
@@ -166,6 +168,7 @@ class ComparisonRun:
         self._sandboxes: dict[str, object] = {}
         self._models: dict[str, dict] = {}
         self.records: list[dict] = []
+        self.executor = executor or LocalExecutor()  # where stage work runs (harness.app.pipeline.executor)
 
     # ---- inputs shared by the stages ----------------------------------------------------------------------
 
@@ -259,7 +262,7 @@ class ComparisonRun:
             return info
 
         return self._record(variant, None, run_stage(f"{variant}: train", self.run_dir / variant / "train.stage.json",
-                                                     inputs, work, self.log))
+                                                     inputs, work, self.log, self.executor))
 
     def resolve_plugins(self) -> dict[str, dict]:
         """Every unit's `resolve` before anything trains: a model a config names but this machine lacks is
@@ -321,7 +324,8 @@ class ComparisonRun:
                     "tokens": result.tokens}
 
         return self._record(variant, plan.label, run_stage(f"{variant}/{plan.label}: generate",
-                                                           directory / "generate.stage.json", inputs, work, self.log))
+                                                           directory / "generate.stage.json", inputs, work, self.log,
+                                                           self.executor))
 
     def evaluate(self, variant: str, plan: BenchmarkPlan) -> StageRecord:
         from harness.evaluation import EvaluateConfig, evaluate, verdict_context
@@ -342,7 +346,8 @@ class ComparisonRun:
                     "executed": summary.executed, "excluded": summary.excluded}
 
         return self._record(variant, plan.label, run_stage(f"{variant}/{plan.label}: evaluate",
-                                                           directory / "evaluate.stage.json", inputs, work, self.log))
+                                                           directory / "evaluate.stage.json", inputs, work, self.log,
+                                                           self.executor))
 
     # ---- the whole run --------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.app.pipeline.executor import LocalExecutor, Stage, StageExecutor
 from harness.core.atomic import write_json
 from harness.core.hashing import json_digest
 
@@ -41,8 +42,9 @@ def completed(record_path: Path, key: str) -> dict | None:
 
 
 def run_stage(name: str, record_path: Path, inputs: dict, work: Callable[[], dict | None],
-              log: Callable[[str], None]) -> StageRecord:
-    """Run `work()` unless `record_path` already records a finished run on exactly these inputs."""
+              log: Callable[[str], None], executor: StageExecutor | None = None) -> StageRecord:
+    """Run `work()` on `executor` (default: inline) unless `record_path` already records a finished run on exactly
+    these inputs."""
     key = stage_key(inputs)
     done = completed(record_path, key)
     if done is not None:
@@ -50,7 +52,7 @@ def run_stage(name: str, record_path: Path, inputs: dict, work: Callable[[], dic
         return StageRecord(name, key, done.get("seconds", 0.0), True, done.get("info", {}))
     log(f"{name}: running")
     start = time.perf_counter()
-    info = work() or {}
+    info = (executor or LocalExecutor()).execute(Stage(name, record_path, inputs, work)) or {}
     seconds = round(time.perf_counter() - start, 3)
     write_json(record_path, {"stage": name, "key": key, "inputs": inputs, "seconds": seconds, "info": info})
     log(f"{name}: done in {seconds:.1f}s")
