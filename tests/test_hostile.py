@@ -118,6 +118,7 @@ def hostile_run(request, tmp_path_factory, humaneval_problems):  # noqa: F811
     marker_name = f"fgit-hostile-{token}"
     marker_paths = [Path("/tmp") / marker_name, SOURCE_ROOT / marker_name, home / marker_name, out / marker_name,
                     Path("/") / marker_name, Path("/etc") / marker_name, SOURCE_ROOT / "sandboxes" / marker_name,
+                    SOURCE_ROOT / "sandboxes" / "guest" / marker_name,
                     Path(f"/tmp/fgit-hostile-daemon-{token}")]
     canary_name = f".fgit-hostile-canary-{token}"
     canaries = {path: f"canary {path.parent.name} {token}".encode() for path in
@@ -127,7 +128,8 @@ def hostile_run(request, tmp_path_factory, humaneval_problems):  # noqa: F811
     server = CountingServer()
     context = {
         "token": token, "home": str(home), "port": server.port, "addresses": host_addresses(),
-        "write_targets": [str(p) for p in marker_paths[:-1]] + [f"/opt/fgit/sandboxes/{marker_name}"],
+        "write_targets": [str(p) for p in marker_paths[:-1]] + [f"/opt/fgit/sandboxes/{marker_name}",
+                                                                 f"/opt/fgit/sandboxes/guest/{marker_name}"],
         "secret_paths": [str(secret_file), f"/root/{secret_file.name}", f"/home/{secret_file.name}"],
         "disk_limit": 4 * LIMITS.tmpfs_mb << 20, "daemon_marker": str(marker_paths[-1]),
         "canaries": [str(p) for p in canaries] + [f"/opt/fgit/sandboxes/{canary_name}", str(samples_file)],

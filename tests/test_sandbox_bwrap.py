@@ -68,7 +68,7 @@ def probe():
     except OSError:
         connected = False
     writable = []
-    for path in ("/", "/etc", "/usr", "/opt/fgit/sandboxes", {str(python_prefix)!r}, "/workspace", "/tmp"):
+    for path in ("/", "/etc", "/usr", "/opt/fgit/sandboxes", "/opt/fgit/sandboxes/guest", {str(python_prefix)!r}, "/workspace", "/tmp"):
         try:
             open(path + "/probe-file", "w").close()
             writable.append(path)

@@ -16,7 +16,7 @@ from harness.core.errors import InfraError
 from harness.evaluation import EvaluateConfig, evaluate
 from sandboxes.base import Limits
 from sandboxes.environments import ImageRecipe, get_environment
-from sandboxes.process import SOURCE_ROOT
+from sandboxes.process import GUEST_DIR, SOURCE_ROOT
 from tests.conftest import run_cli
 from tests.sandbox_fixtures import (
     UNIT_LIMITS,
@@ -63,7 +63,7 @@ def test_container_settings(sandbox, client):
     # the checkout's `sandboxes` package and this worker's own transfer directory (large job frames), read-only
     xfer = [b for b in host["Binds"] if b.endswith(":/opt/fgit-xfer:ro")]
     assert len(xfer) == 1 and xfer[0].startswith("/dev/shm/fgit-bench-xfer/")
-    assert sorted(host["Binds"]) == sorted([f"{SOURCE_ROOT / 'sandboxes'}:/opt/fgit/sandboxes:ro", xfer[0]])
+    assert sorted(host["Binds"]) == sorted([f"{GUEST_DIR}:/opt/fgit/sandboxes/guest:ro", xfer[0]])
     assert config["User"] == "65534:65534"
     labels = config["Labels"]
     assert labels["fgit-bench"] == "1" and labels["fgit-bench.pid"] == str(os.getpid())
