@@ -1,7 +1,7 @@
 """`docker`: every worker is a long-lived container, talking the worker protocol over its attached stdin/stdout.
 
 Each container: no network, memory (+swap) / CPU / pids limits, read-only root, size-limited tmpfs at /workspace (cwd,
-HOME) and /tmp, user 65534, all capabilities dropped, no-new-privileges, and only the `sandboxes` package of this
+HOME) and /tmp, user 65534, all capabilities dropped, no-new-privileges, and only the guest package (`sandboxes/guest`) of this
 checkout bind-mounted read-only (the image brings the interpreter and libraries). The worker runs as PID 1 of the
 container's pid namespace: samples cannot kill it, and it kills whatever a sample left running after each job.
 

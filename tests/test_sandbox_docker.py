@@ -60,7 +60,8 @@ def test_container_settings(sandbox, client):
     assert host["Memory"] == memory and host["MemorySwap"] == memory
     assert host["PidsLimit"] == 64 and host["NanoCpus"] == 1_000_000_000
     assert set(host["Tmpfs"]) == {"/workspace", "/tmp"} and "size=32m" in host["Tmpfs"]["/tmp"]
-    # the checkout's `sandboxes` package and this worker's own transfer directory (large job frames), read-only
+    # the checkout's guest package (sandboxes/guest) and this worker's own transfer directory (large job frames),
+    # read-only
     xfer = [b for b in host["Binds"] if b.endswith(":/opt/fgit-xfer:ro")]
     assert len(xfer) == 1 and xfer[0].startswith("/dev/shm/fgit-bench-xfer/")
     assert sorted(host["Binds"]) == sorted([f"{GUEST_DIR}:/opt/fgit/sandboxes/guest:ro", xfer[0]])
