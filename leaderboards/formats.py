@@ -6,11 +6,16 @@ from __future__ import annotations
 FORMATS = ("csv", "html", "json", "md", "tex")
 
 
-def render(board, fmt: str) -> str:
+def render(board, fmt: str, report=None) -> str:
+    """`board` in `fmt`; `report` (leaderboards.sections.Report): the plugins' sections and footnotes, shown by the
+    pages (md, html), not by the data formats (csv, tex, json)."""
     from leaderboards.baseline import dumps, leaderboard_to_json
     from leaderboards.html import render_html
     from leaderboards.render import render_csv, render_markdown, render_tex
 
-    renderers = {"md": render_markdown, "csv": render_csv, "html": render_html, "tex": render_tex,
-                 "json": lambda b: dumps(leaderboard_to_json(b))}
+    if fmt == "md":
+        return render_markdown(board, report)
+    if fmt == "html":
+        return render_html(board, report)
+    renderers = {"csv": render_csv, "tex": render_tex, "json": lambda b: dumps(leaderboard_to_json(b))}
     return renderers[fmt](board)

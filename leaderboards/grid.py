@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from leaderboards.binomial import mcnemar_exact, paired_bootstrap, wilson_interval
 from leaderboards.grid_stats import holm, minimum_detectable_effect, seed_spread, seeded_bootstrap
-from leaderboards.stats import mcnemar_exact, paired_bootstrap, wilson_interval
 from leaderboards.table import comparable, order_metrics, order_variants
 
 REFERENCES = ("base", "sft")

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from html import escape
 
-from leaderboards.html import PALETTE
-from leaderboards.render import percent
+from leaderboards.formatting import PALETTE, percent
 
 WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM = 420, 250, 46, 150, 24, 40
 

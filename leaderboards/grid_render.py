@@ -7,9 +7,16 @@ from __future__ import annotations
 import math
 from html import escape
 
-from leaderboards.render import DASH, markdown_table, p_value_text, percent, signed_pp
-
-REFERENCE_TITLES = {"base": "Base", "sft": "Standard-SFT"}
+from leaderboards.formatting import (
+    DASH,
+    REFERENCE_TITLES,
+    html_table,
+    markdown_table,
+    p_value_text,
+    percent,
+    signed_pp,
+)
+from leaderboards.grid_plots import axis_plot, curve_plot
 
 
 def _value(value) -> str:
@@ -100,9 +107,7 @@ def grid_markdown(board) -> list[str]:
     return parts
 
 
-def grid_html(board, html_table) -> list[str]:
-    from leaderboards.grid_plots import axis_plot, curve_plot
-
+def grid_html(board) -> list[str]:
     grid = board.grid
     if grid is None or not grid.is_grid:
         return []

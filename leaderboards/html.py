@@ -9,21 +9,20 @@ from html import escape
 
 import pandas as pd
 
-from leaderboards.hotfix_section import hotfix_rows
+from leaderboards.formatting import PALETTE, REFERENCE_TITLES, html_table, percent
+from leaderboards.grid_render import grid_html
 from leaderboards.render import (
-    REFERENCE_TITLES,
     flag_rows,
     interval_rows,
     main_table_rows,
     paired_rows,
-    percent,
     provenance_line,
     repair_rows,
 )
+from leaderboards.sections import Report
 from leaderboards.stats import Leaderboard
 from leaderboards.table import comparable, sort_tasks, variant_label
 
-PALETTE = ["#7f7f7f", "#1f77b4", "#ff7f0e", "#9467bd", "#2ca02c", "#d62728", "#8c564b", "#e377c2", "#17becf"]
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 80em; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
@@ -36,19 +35,6 @@ td.pass { color: #2e7d32; } td.fail { color: #999; }
 code { background: #f3f3f3; padding: 0 0.2em; }
 """
 PLOT_TOP, PLOT_HEIGHT, BAR_WIDTH, BAR_STEP, LEFT = 24, 150, 38, 64, 44
-
-
-def html_table(header: list[str], rows: list[list[str]], classes: list[list[str]] | None = None) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in header)
-    body = []
-    for i, row in enumerate(rows):
-        cells = []
-        for j, cell in enumerate(row):
-            css = classes[i][j] if classes else ""
-            attr = f' class="{css}"' if css else ""
-            cells.append(f"<td{attr}>{escape(cell)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
 def _y(value: float) -> float:
@@ -145,7 +131,9 @@ def win_loss_matrix(board: Leaderboard, metric: str) -> str:
     return intro + html_table(header, rows, classes)
 
 
-def render_html(board: Leaderboard) -> str:
+def render_html(board: Leaderboard, report: Report | None = None) -> str:
+    """The page; `report`: the sections and footnotes the variants' plugins add (leaderboards.sections)."""
+    report = report or Report()
     source = escape(str(board.provenance.get("source", "")))
     body = [
         "<h1>fgit-bench leaderboard</h1>",
@@ -171,9 +159,7 @@ def render_html(board: Leaderboard) -> str:
             f"{board.seed}); p: exact two-sided McNemar test on the discordant tasks; Holm p: adjusted over the "
             "rows of the table; MDE: minimum detectable effect at 80% power (Miller 2024).</p>"
         )
-    from leaderboards.grid_render import grid_html
-
-    body += grid_html(board, html_table)
+    body += grid_html(board)
     matrices = [(m, win_loss_matrix(board, m)) for m in board.metrics]
     if any(html for _, html in matrices):
         body.append("<h2>Per-task wins and losses against Base</h2>")
@@ -183,10 +169,10 @@ def render_html(board: Leaderboard) -> str:
     header, rows = flag_rows(board)
     if rows:
         body += ["<h2>Gaming flags (static scan of the samples; verdicts unchanged)</h2>", html_table(header, rows)]
-    hotfix_header, hotfix = hotfix_rows(board)
-    if hotfix:
-        body += ["<h2>Hotfixing: held-out pairs and side effects</h2>", html_table(hotfix_header, hotfix)]
-    notes = board.notes()
+    for section in report.sections:
+        if section.rows:
+            body += [f"<h2>{escape(section.title)}</h2>", html_table(section.header, section.rows)]
+    notes = board.notes() + report.footnotes
     if notes:
         body += ["<h2>Notes</h2>", "<ul>" + "".join(f"<li>{escape(n)}</li>" for n in notes) + "</ul>"]
     return (

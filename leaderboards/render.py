@@ -11,7 +11,9 @@ import io
 import math
 from dataclasses import dataclass
 
-from leaderboards.hotfix_section import hotfix_markdown
+from leaderboards.formatting import DASH, REFERENCE_TITLES, markdown_table, p_value_text, percent, signed_pp
+from leaderboards.grid_render import grid_markdown
+from leaderboards.sections import Report, Section
 from leaderboards.stats import Leaderboard
 from leaderboards.table import field_metric_names, variant_label
 
@@ -22,8 +24,6 @@ PAPER_COLUMNS = [
     ("BCB full", "BCB-full", None),
     ("BCB hard", "BCB-hard", None),
 ]
-DASH = "–"
-REFERENCE_TITLES = {"base": "Base", "sft": "Standard-SFT"}
 
 
 @dataclass(frozen=True)
@@ -43,22 +43,6 @@ def main_columns(board: Leaderboard) -> list[MainColumn]:
         plus = metric + "+" if metric + "+" in board.metrics else None
         columns.append(MainColumn(f"{metric} (+)" if plus else metric, metric, plus))
     return columns
-
-
-def percent(value: float | None, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return DASH
-    return f"{100 * value:.{digits}f}"
-
-
-def signed_pp(value: float) -> str:
-    return DASH if math.isnan(value) else f"{100 * value:+.1f}"
-
-
-def p_value_text(p: float) -> str:
-    if math.isnan(p):
-        return DASH
-    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
 def _pass_lookup(board: Leaderboard) -> dict[tuple[str, str], tuple]:
@@ -94,37 +78,31 @@ def main_table_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def _interval_rows(board: Leaderboard, metrics: list[str], counts: bool) -> tuple[list[str], list[list[str]]]:
+    """Per variant, each of `metrics` in % with its Wilson interval (and passed/n with `counts`); no rows without
+    metrics."""
+    lookup = _pass_lookup(board)
+    header = ["Variant"] + metrics
+    rows = []
+    for variant in board.variants if metrics else []:
+        cells = [variant_label(variant)]
+        for metric in metrics:
+            r = lookup.get((variant, metric))
+            text = DASH if r is None else f"{percent(r.pass_at_1)} [{percent(r.ci_low)}, {percent(r.ci_high)}]"
+            cells.append(text + (f" ({r.passed}/{r.n})" if counts and r is not None else ""))
+        rows.append(cells)
+    return header, rows
+
+
 def repair_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     """The program-repair block: per variant, each repair metric (exact match, plausible) in % with its Wilson
     interval; no rows when the run has no repair benchmark."""
-    lookup = _pass_lookup(board)
-    metrics = [m for m in board.metrics if m in field_metric_names()]
-    header = ["Variant"] + metrics
-    rows = []
-    for variant in board.variants if metrics else []:
-        cells = [variant_label(variant)]
-        for metric in metrics:
-            r = lookup.get((variant, metric))
-            cells.append(DASH if r is None else f"{percent(r.pass_at_1)} [{percent(r.ci_low)}, {percent(r.ci_high)}]"
-                         f" ({r.passed}/{r.n})")
-        rows.append(cells)
-    return header, rows
+    return _interval_rows(board, [m for m in board.metrics if m in field_metric_names()], counts=True)
 
 
 def interval_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
-    lookup = _pass_lookup(board)
-    metrics = [m for m in board.metrics if m not in field_metric_names()]  # the repair block has its own
-    header = ["Variant"] + metrics
-    rows = []
-    for variant in board.variants if metrics else []:
-        cells = [variant_label(variant)]
-        for metric in metrics:
-            r = lookup.get((variant, metric))
-            cells.append(
-                DASH if r is None else f"{percent(r.pass_at_1)} [{percent(r.ci_low)}, {percent(r.ci_high)}]"
-            )
-        rows.append(cells)
-    return header, rows
+    # the repair block has its own
+    return _interval_rows(board, [m for m in board.metrics if m not in field_metric_names()], counts=False)
 
 
 def paired_rows(board: Leaderboard, reference: str) -> tuple[list[str], list[list[str]]]:
@@ -148,16 +126,6 @@ def paired_rows(board: Leaderboard, reference: str) -> tuple[list[str], list[lis
             ]
         )
     return header, rows
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def provenance_line(board: Leaderboard) -> str:
@@ -189,7 +157,18 @@ def flag_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     return ["Variant", "Flagged samples", "Samples", "Flags"], rows
 
 
-def render_markdown(board: Leaderboard) -> str:
+def section_markdown(section: Section) -> list[str]:
+    """A plugin's section (leaderboards.sections.Section): its title, table and note; nothing without rows."""
+    if not section.rows:
+        return []
+    return [f"## {section.title}", "", markdown_table(section.header, section.rows), "",
+            *([section.note, ""] if section.note else [])]
+
+
+def render_markdown(board: Leaderboard, report: Report | None = None) -> str:
+    """The leaderboard page; `report`: the sections and footnotes the variants' plugins add (the application layer
+    asks them, leaderboards.sections)."""
+    report = report or Report()
     parts = [
         "# fgit-bench leaderboard",
         "",
@@ -227,11 +206,10 @@ def render_markdown(board: Leaderboard) -> str:
     if rows:
         parts += ["## Gaming flags (static scan of the samples; verdicts unchanged)", "",
                   markdown_table(header, rows), ""]
-    parts += hotfix_markdown(board)
-    from leaderboards.grid_render import grid_markdown
-
+    for section in report.sections:
+        parts += section_markdown(section)
     parts += grid_markdown(board)
-    notes = board.notes()
+    notes = board.notes() + report.footnotes
     if notes:
         parts += ["## Notes", ""] + [f"- {note}" for note in notes] + [""]
     return "\n".join(parts)

@@ -22,6 +22,7 @@ COLUMNS = ["variant", "benchmark", "metric", "task_id", "passed", "status", "det
 
 
 _STATUSES = {"pass", "fail", "timeout"}
+TRAINED_DETAIL = "trained on by a variant of the run"
 
 
 def task_sort_key(task_id: str) -> tuple:
@@ -188,11 +189,35 @@ def records_to_table(records: list[dict]) -> pd.DataFrame:
     return table.sort_values(["variant", "metric", "task_id"], kind="stable").reset_index(drop=True)
 
 
-def load_run(run_dir: str | Path) -> pd.DataFrame:
-    """The long table of a run directory, excluded tasks included (flagged; also the tasks a hotfix variant
-    trained on, leaderboards.hotfix_section); see `comparable`."""
-    from leaderboards.hotfix_section import exclude_trained_tasks
+def trained_tasks(manifest: dict) -> dict[str, set[str]]:
+    """benchmark → task ids some variant of the run trained on: each artifact's `trained_tasks` in the run manifest
+    (what its plugin declares, `plugins.api.TrainingPlugin.trained_tasks`)."""
+    found: dict[str, set[str]] = {}
+    for entry in ((manifest or {}).get("artifacts") or {}).values():
+        declared = entry.get("trained_tasks") if isinstance(entry, dict) else None
+        for benchmark, tasks in (declared or {}).items():
+            found.setdefault(benchmark, set()).update(tasks)
+    return found
 
+
+def exclude_trained_tasks(table: pd.DataFrame, manifest: dict) -> pd.DataFrame:
+    """`table` with the tasks a variant trained on flagged excluded (for every variant: no score and no paired test
+    counts them) and named in `detail`."""
+    tasks = trained_tasks(manifest)
+    if table.empty or not tasks:
+        return table
+    hit = pd.Series(False, index=table.index)
+    for benchmark, ids in tasks.items():
+        hit |= (table["benchmark"] == benchmark) & table["task_id"].isin(ids)
+    table = table.copy()
+    table.loc[hit, "excluded"] = True
+    table.loc[hit, "detail"] = TRAINED_DETAIL
+    return table
+
+
+def load_run(run_dir: str | Path) -> pd.DataFrame:
+    """The long table of a run directory, excluded tasks included (flagged; also the tasks a variant trained on,
+    `exclude_trained_tasks`); see `comparable`."""
     records = []
     seen: dict[tuple[str, str], Path] = {}
     for variant, benchmark_dir, path in find_results(run_dir):

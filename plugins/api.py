@@ -11,10 +11,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.core.registry import Registry
 from harness.models import ModelSpec
+from leaderboards.sections import Section
+
+if TYPE_CHECKING:
+    from leaderboards.stats import Leaderboard
 
 
 @dataclass
@@ -28,17 +32,32 @@ class TrainingExample:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class PluginReport:
+    """What a plugin adds to a leaderboard: sections (leaderboards.sections.Section, shown after the built-in
+    tables, in the order of the plugins' first variants in the run manifest) and footnotes per variant (shown after
+    the built-in notes, variants in alphabetical order; each note names its variant)."""
+
+    sections: list[Section] = field(default_factory=list)
+    footnotes: dict[str, list[str]] = field(default_factory=dict)
+
+
 class TrainingPlugin(ABC):
     """Everything about a training method is declared here, once: `name` (the registry key and the TOML table
     `[plugins.<name>]`), `label` (the leaderboard's display name), `order` (display order: base 0, sft 10, dpo 20,
     mutation 30, fgit 40, new methods 50 and up), `needs_data` (whether it trains on a training set) and
-    `config_class` (a dataclass whose fields carry `metadata={"help": ...}`, trl's `*Config` style)."""
+    `config_class` (a dataclass whose fields carry `metadata={"help": ...}`, trl's `*Config` style).
+
+    What its artifacts report is declared here too: `manifest_keys` (the keys of `artifact.json` that go into the
+    run manifest's `artifacts.<variant>` record, besides the generic ones), `trained_tasks` (benchmark tasks a
+    variant trained on: excluded from every score) and `leaderboard_report` (its sections and footnotes)."""
 
     name: ClassVar[str]
     label: ClassVar[str]  # default: the name
     order: ClassVar[int] = 100
     needs_data: ClassVar[bool] = True
     config_class: ClassVar[type]
+    manifest_keys: ClassVar[tuple[str, ...]] = ()  # e.g. ("hotfix",): its own entries of artifact.json
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -58,6 +77,18 @@ class TrainingPlugin(ABC):
     @abstractmethod
     def train(self, model: ModelSpec, examples: list[TrainingExample], config: Any, output_dir: Path) -> Path:
         """Train and write the artifact into `output_dir`; return `output_dir`."""
+
+    def trained_tasks(self, record: dict) -> dict[str, list[str]]:
+        """Benchmark → task ids a variant trained on, read from its training record (the run manifest's
+        `artifacts.<variant>`: the keys of `manifest_keys` and the generic ones). The run manifest keeps them as
+        the record's `trained_tasks`, and the leaderboard excludes those tasks for every variant."""
+        return {}
+
+    def leaderboard_report(self, board: Leaderboard, records: dict[str, dict]) -> PluginReport:
+        """The leaderboard sections and footnotes of this plugin's variants of the run: `records` maps each of them
+        (in the manifest's order) to its training record (the run manifest's `artifacts.<variant>`); `board` has the
+        scores. Called by the application layer for every plugin with a variant in the run."""
+        return PluginReport()
 
 
 PLUGINS: Registry[type[TrainingPlugin]] = Registry("training variant", TrainingPlugin, package="plugins.methods",

@@ -7,11 +7,14 @@ import json
 
 import pytest
 
+from harness.app.pipeline.manifest import artifact_record
+from harness.app.reports import plugin_report
 from harness.core.errors import BadInput
 from leaderboards.baseline import run_provenance
 from leaderboards.render import render_markdown
 from leaderboards.stats import build_leaderboard
 from leaderboards.table import comparable, load_run
+from plugins.methods.hotfix import HotfixPlugin
 from plugins.methods.hotfix_data import load_pair_source, prepare_pairs
 from plugins.methods.hotfix_metrics import contains_line, line_probe
 from tests.test_leaderboard import write_results
@@ -85,13 +88,15 @@ def test_leaderboard_shows_hotfix_rates_side_effects_and_excludes_trained_tasks(
               "rates": {"before": {"fixed_rate": 0.1, "buggy_rate": 0.4},
                         "after": {"fixed_rate": 0.6, "buggy_rate": 0.05, "decoding": "sampled: 10 per pair, top-p 0.95",
                                   "completions": 20, "pairs_scored": 2}}}
-    (run / "manifest.json").write_text(json.dumps({"artifacts": {"hotfix": {"hotfix": hotfix}, "base": {}}}))
+    # the manifest's record as the pipeline writes it: the plugin's `hotfix` entry and the tasks it trained on
+    record = artifact_record(HotfixPlugin, {"hotfix": hotfix})
+    (run / "manifest.json").write_text(json.dumps({"artifacts": {"hotfix": record, "base": {}}}))
     table = load_run(run)
     usable = comparable(table)
     assert "HumanEval/1" not in set(usable.loc[usable["benchmark"] == "humaneval", "task_id"])  # for every variant
     assert "Mbpp/3" in set(usable["task_id"])  # the exclusion is HumanEval's only
     board = build_leaderboard(table, run_provenance(run), resamples=200)
-    text = render_markdown(board)
+    text = render_markdown(board, plugin_report(board))  # the hotfix plugin's section
     assert "## Hotfixing: held-out pairs and side effects" in text
     row = next(line for line in text.splitlines() if line.startswith("| Hotfix (LoRA) | humanevalpack"))
     assert "10.0 → 60.0" in row and "40.0 → 5.0" in row

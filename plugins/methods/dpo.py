@@ -20,7 +20,7 @@ from pathlib import Path
 
 from harness.core.errors import BadInput
 from harness.models import ModelSpec
-from plugins.api import TrainingExample, TrainingPlugin, register
+from plugins.api import TrainingExample, register
 from plugins.training.artifact_saving import (
     load_for_training,
     log_callback,
@@ -29,6 +29,7 @@ from plugins.training.artifact_saving import (
     save_artifact,
 )
 from plugins.training.fault_weighted import VariantPairing, pair_examples
+from plugins.training.pairing_report import VariantPairingPlugin
 from plugins.training.trainer import TrainingConfig, samples_per_step, trainer_classes, training_arguments
 from plugins.training.training_data import response_text
 
@@ -81,7 +82,7 @@ def _dpo_trainer_class():
 
 
 @register("dpo")
-class DPOPlugin(TrainingPlugin):
+class DPOPlugin(VariantPairingPlugin):  # its `pairs` record: the rejected side's variants
     name = "dpo"
     label = "DPO"
     order = 20

@@ -8,7 +8,7 @@
 
 The plugin brings its own data (`needs_data = False`: the run's instruction data are not used). The artifact
 manifest's `hotfix` entry holds the pair counts, decontamination, HumanEval tasks to exclude, the chosen
-checkpoint and both rate sets; the leaderboard shows them next to pass@1 (leaderboards.hotfix_section).
+checkpoint and both rate sets; the leaderboard shows them next to pass@1 (plugins.methods.hotfix_report).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from harness.core.errors import BadInput
 from harness.models import ModelSpec
-from plugins.api import TrainingExample, TrainingPlugin, register
+from plugins.api import PluginReport, TrainingExample, TrainingPlugin, register
 from plugins.methods.hotfix_loss import HotfixLossConfig
 from plugins.training.trainer import TrainingConfig
 
@@ -102,6 +102,17 @@ class HotfixPlugin(TrainingPlugin):
     order = 56
     needs_data = False  # its data are (buggy, fixed) pairs named in its config
     config_class = HotfixVariantConfig
+    manifest_keys = ("hotfix",)  # pair counts, tasks to exclude, the rates before and after
+
+    def trained_tasks(self, record: dict) -> dict[str, list[str]]:
+        from plugins.methods.hotfix_report import trained_tasks
+
+        return trained_tasks(record)
+
+    def leaderboard_report(self, board, records: dict[str, dict]) -> PluginReport:
+        from plugins.methods.hotfix_report import hotfix_section
+
+        return PluginReport(sections=[hotfix_section(board, records)])
 
     def train(self, model: ModelSpec, examples: list[TrainingExample], config: HotfixVariantConfig,
               output_dir: Path) -> Path:

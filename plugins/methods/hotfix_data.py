@@ -12,7 +12,7 @@ HumanEvalPack pairs ARE HumanEval tasks (Python/N = HumanEval/N). Two honest way
   every other pair that overlaps a benchmark;
 - `exclude_tasks`: HumanEvalPack pairs are kept and not decontaminated against HumanEval; their HumanEval task ids
   go into the artifact (`hotfix.exclude_tasks`) and the leaderboard drops those tasks for every variant
-  (leaderboards.hotfix_section), so no score counts a task the model was trained on. HumanEvalPack pairs that
+  (the plugin's `trained_tasks`), so no score counts a task the model was trained on. HumanEvalPack pairs that
   are used because HumanEval is not checked (`decontaminate_against` without it) are excluded the same way.
 """
 

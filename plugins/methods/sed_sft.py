@@ -105,6 +105,7 @@ class SEDSFTPlugin(TrainingPlugin):
     order = 50
     needs_data = True
     config_class = SEDSFTVariantConfig
+    manifest_keys = ("sed_sft",)  # its masking report: positions trained, spans found
 
     def train(self, model: ModelSpec, examples: list[TrainingExample], config: SEDSFTVariantConfig,
               output_dir: Path) -> Path:

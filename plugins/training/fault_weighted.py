@@ -29,7 +29,7 @@ from harness.core.config import to_dict
 from harness.core.errors import BadInput
 from harness.core.hashing import json_digest
 from harness.models import ModelSpec, resolve_model
-from plugins.api import TrainingExample, TrainingPlugin
+from plugins.api import TrainingExample
 from plugins.training.fgit_loss import PAIRED, FGitLossConfig, trainer_loss_fn
 from plugins.training.fgit_masks import (
     INCORRECT_ATTENTION,
@@ -41,6 +41,7 @@ from plugins.training.fgit_masks import (
     char_marks,
     token_masks,
 )
+from plugins.training.pairing_report import VariantPairingPlugin
 from plugins.training.trainer import TrainingConfig, encode_example, run_training
 from plugins.training.training_data import response_text
 from plugins.training.variant_teacher import TeacherSource
@@ -252,7 +253,7 @@ def _served_from_cache(report: dict, key: str) -> dict:
     return {**report, "variants": {**report["variants"], "cache": cache}}
 
 
-class FaultWeightedPlugin(TrainingPlugin):
+class FaultWeightedPlugin(VariantPairingPlugin):
     """Variants → masks → fault-weighted loss. Subclasses set `name` and a config class whose
     `variant_source` default names their variant source.
 
@@ -261,6 +262,7 @@ class FaultWeightedPlugin(TrainingPlugin):
     the artifact key holds its hash; `train` uses what `prepare` made."""
 
     config_class = FaultWeightedConfig
+    manifest_keys = ("pairs", "variants", "stats")  # pairs kept, variant counts, training stats
 
     def __init__(self):
         self._prepared: tuple | None = None  # (examples id, paired examples, report, loaded model or None)

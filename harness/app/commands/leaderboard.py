@@ -35,15 +35,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.resamples < 1:
         raise BadInput(f"--resamples must be at least 1, got {args.resamples}")
-    from leaderboards.baseline import run_provenance
-    from leaderboards.grid import load_curves
-    from leaderboards.stats import build_leaderboard
-    from leaderboards.table import load_run
+    from harness.app.reports import run_leaderboard
 
-    table = load_run(args.run_dir)
-    board = build_leaderboard(table, run_provenance(args.run_dir), args.resamples, args.seed,
-                              curves=load_curves(args.run_dir))
-    text = render(board, args.format)
+    board, report = run_leaderboard(args.run_dir, args.resamples, args.seed)  # report: the plugins' sections, notes
+    text = render(board, args.format, report)
     if args.output:
         atomic.write_text(args.output, text)
     else:

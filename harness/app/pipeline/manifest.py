@@ -16,9 +16,7 @@ def write_manifest(run, model: dict, result) -> Path:
     """Everything needed to trust (and reproduce) the numbers; the leaderboard embeds it."""
     from harness.core import provenance
 
-    artifacts = {r["variant"]: {k: r["info"].get(k) for k in ("artifact", "kind", "pairs", "variants", "stats",
-                                                              "hotfix", "sed_sft", "resolved", "from")
-                                if r["info"].get(k) is not None}
+    artifacts = {r["variant"]: artifact_record(run.plugin_classes[r["variant"]], r["info"])
                  for r in result.stages if r["benchmark"] is None}
     sandboxes = {}
     for record in result.stages:
@@ -49,6 +47,17 @@ def write_manifest(run, model: dict, result) -> Path:
     path = run.run_dir / name
     write_json(path, manifest)
     return path
+
+
+def artifact_record(plugin_class, info: dict) -> dict:
+    """A unit's `artifacts` entry: its artifact, the records its plugin declares (`manifest_keys`), what was resolved,
+    the unit it trained from, and the benchmark tasks it trained on (`trained_tasks`, excluded from every score)."""
+    keys = ("artifact", "kind", *plugin_class.manifest_keys, "resolved", "from")
+    record = {k: info.get(k) for k in keys if info.get(k) is not None}
+    trained = plugin_class().trained_tasks(record)
+    if trained:
+        record["trained_tasks"] = trained
+    return record
 
 
 def stage_counts(stages: list[dict]) -> dict:

@@ -8,14 +8,11 @@ from harness.core import atomic
 
 
 def publish_leaderboard(run_dir: Path) -> str:
-    from leaderboards.baseline import run_provenance
+    from harness.app.reports import run_leaderboard
     from leaderboards.formats import render
-    from leaderboards.grid import load_curves
-    from leaderboards.stats import build_leaderboard
-    from leaderboards.table import load_run
 
-    board = build_leaderboard(load_run(run_dir), run_provenance(run_dir), curves=load_curves(run_dir))
-    texts = {fmt: render(board, fmt) for fmt in ("md", "html", "json")}
+    board, report = run_leaderboard(run_dir)  # with the sections and footnotes of the run's plugins
+    texts = {fmt: render(board, fmt, report) for fmt in ("md", "html", "json")}
     for fmt, text in texts.items():
         atomic.write_text(run_dir / f"leaderboard.{fmt}", text)
     return texts["md"]

@@ -256,7 +256,7 @@ class ComparisonRun:
             manifest = json.loads((path / "artifact.json").read_text())
             info = {"artifact": manifest.get("cache_key"), "kind": manifest.get("kind"), "from_cache": cached,
                     "from": start.get("from")}
-            for key in ("pairs", "variants", "stats", "hotfix", "sed_sft", "resolved"):  # variant counts (pairs kept), training stats, what was resolved
+            for key in (*cls.manifest_keys, "resolved"):  # the plugin's own records (its manifest_keys), what was resolved
                 if key in manifest:
                     info[key] = manifest[key]
             return info
