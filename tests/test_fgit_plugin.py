@@ -46,28 +46,28 @@ lora = true
 lora_layers = [29]
 """
 CONFIG = f"""
-[plugins.methods.fgit]
+[plugins.fgit]
 {SMALL}
-[plugins.methods.fgit.loss]
+[plugins.fgit.loss]
 alpha = {ALPHA}
 
-[plugins.methods.fgit.variants]
+[plugins.fgit.variants]
 n_candidates = 1
 max_new_tokens = 96
 
-[plugins.methods.mutation]
+[plugins.mutation]
 {SMALL}
-[plugins.methods.mutation.variants]
+[plugins.mutation.variants]
 n_candidates = 2
 
-[plugins.methods.dpo]
+[plugins.dpo]
 variant_source = "mutation"
 max_length = 256
 batch_size = 2
 gradient_accumulation_steps = 1
 max_steps = 1
 
-[plugins.methods.dpo.variants]
+[plugins.dpo.variants]
 n_candidates = 2
 """
 

@@ -16,9 +16,9 @@ from tests.run_support import TINY_SFT, canonical_samples, run_config, toml_valu
 
 CHAIN = """
 variants = ["base", "sft", "sft-grpo", "sft-again"]
-[plugins.methods.sft]
+[plugins.sft]
 learning_rate = 2e-4
-[plugins.methods.sft-grpo]
+[plugins.sft-grpo]
 plugin = "grpo"
 from = "sft"
 [variant.sft-again]

@@ -15,7 +15,7 @@ variants = ["base", "sft", "fgit", "fgit-line"]
 [training.shared]
 learning_rate = 1e-4
 lr_scheduler = "constant"
-[plugins.methods.fgit]
+[plugins.fgit]
 max_length = 300
 loss = { alpha = 2.5 }
 [variant.fgit-line]
@@ -79,7 +79,7 @@ def test_a_command_line_sweep_replaces_the_configs_sweep_in_place(tmp_path):
     ("[[sweep]]\nvariant = \"fgit\"\nkey = \"loss.alpha\"\nvalues = []\n", None, "non-empty list"),
     ("[variant.x]\nloss = { mask = \"line\" }\n", None, "needs plugin"),
     ("[variant.sft]\nplugin = \"fgit\"\n", None, "the name of a training plugin"),
-    # [plugins.methods.fgit] sets max_length itself: a shared-layer sweep of it would change nothing
+    # [plugins.fgit] sets max_length itself: a shared-layer sweep of it would change nothing
     ("[[sweep]]\nvariant = \"fgit\"\nkey = \"training.shared.max_length\"\nvalues = [128]\n", None,
      "has no effect"),
     (None, [{"variant": "fgit", "key": "loss.alpha", "values": [1.5, 1.5]}], "listed twice"),

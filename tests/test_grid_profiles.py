@@ -18,7 +18,7 @@ max_new_tokens = 96
 lora = true
 lora_layers = [29]
 max_length = 512
-[plugins.methods.fgit]
+[plugins.fgit]
 variants = { n_candidates = 1, max_new_tokens = 96 }
 """
 ENV = {"OMP_NUM_THREADS": "1", "FGIT_BENCH_PROGRESS": "0"}

@@ -40,7 +40,7 @@ def grid_setup(tmp_path_factory):
     config = run_config(root / "grid.toml", model=str(tiny_model_dir()), variants=["base", "fgit"],
                         replay=str(root / "replay" / "{plugin}-{benchmark}.jsonl"), benchmarks=TASKS,
                         plugins={}, training_limit=4)
-    text = config.read_text() + "\n[plugins.methods.fgit]\n" + "".join(
+    text = config.read_text() + "\n[plugins.fgit]\n" + "".join(
         f"{k} = {json.dumps(v)}\n" for k, v in TINY_FGIT.items() if not isinstance(v, dict))
     text += "variants = { n_candidates = 1, max_new_tokens = 24, batch_size = 4 }\n" + SWEEPS
     config.write_text(text)

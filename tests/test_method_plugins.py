@@ -27,28 +27,28 @@ max_steps = 2
 learning_rate = 1e-3
 calibration_sequences = 2
 
-[plugins.methods.gem]
+[plugins.gem]
 max_length = 256
 batch_size = 4
 gradient_accumulation_steps = 1
 max_steps = 1
 learning_rate = 1e-3
 
-[plugins.methods.dft]
+[plugins.dft]
 max_length = 256
 batch_size = 4
 gradient_accumulation_steps = 1
 max_steps = 1
 learning_rate = 1e-3
 
-[plugins.methods.hotfix]
+[plugins.hotfix]
 max_pairs = 6
 epochs = 2
 max_length = 384
 batch_size = 2
 decontaminate_against = ["humaneval"]
 
-[plugins.methods.hotfix.evaluation]
+[plugins.hotfix.evaluation]
 samples = 2
 max_new_tokens = 8
 """
@@ -63,7 +63,7 @@ lora = true
 lora_layers = [29]
 calibration_sequences = 2
 
-[plugins.methods.gem]
+[plugins.gem]
 max_length = 192
 batch_size = 4
 gradient_accumulation_steps = 1
@@ -71,7 +71,7 @@ learning_rate = 1e-4
 lora = true
 lora_layers = [29]
 
-[plugins.methods.dft]
+[plugins.dft]
 max_length = 192
 batch_size = 4
 gradient_accumulation_steps = 1
@@ -79,14 +79,14 @@ learning_rate = 1e-4
 lora = true
 lora_layers = [29]
 
-[plugins.methods.hotfix]
+[plugins.hotfix]
 max_pairs = 8
 epochs = 2
 max_length = 384
 batch_size = 4
 lora_layers = [28, 29]
 
-[plugins.methods.hotfix.evaluation]
+[plugins.hotfix.evaluation]
 samples = 4
 max_new_tokens = 32
 """
@@ -228,7 +228,7 @@ sandbox = "process"
 [generation]
 backend = "replay"
 samples_from = "{tmp_path}/replay/{{variant}}-{{benchmark}}.jsonl"
-[plugins.methods.hotfix]
+[plugins.hotfix]
 max_pairs = 4
 epochs = 1
 max_length = 384

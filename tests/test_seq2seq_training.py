@@ -100,24 +100,24 @@ def test_fgit_rows_mask_decoder_tokens_and_weight_one_is_sft(t5):
 
 
 TOML = """
-[plugins.methods.sft]
+[plugins.sft]
 max_length = 192
 batch_size = 2
 gradient_accumulation_steps = 1
 max_steps = 2
 learning_rate = 1e-3
 
-[plugins.methods.fgit]
+[plugins.fgit]
 variant_source = "mutation"
 max_length = 192
 batch_size = 2
 gradient_accumulation_steps = 1
 max_steps = 2
 learning_rate = 1e-3
-[plugins.methods.fgit.variants]
+[plugins.fgit.variants]
 n_candidates = 2
 
-[plugins.methods.dpo]
+[plugins.dpo]
 variant_source = "mutation"
 """
 
@@ -148,7 +148,7 @@ def test_train_then_generate_from_the_artifact(variant, tmp_path, capsys):
 ])
 def test_unsupported_plugins_say_so_in_one_line(variant, extra, message, tmp_path, capsys):
     config = tmp_path / "cfg.toml"
-    config.write_text(TOML if not extra else "[plugins.methods.fgit]\nmax_length = 128\n[plugins.methods.fgit.variants]\nn_candidates = 1\n"
+    config.write_text(TOML if not extra else "[plugins.fgit]\nmax_length = 128\n[plugins.fgit.variants]\nn_candidates = 1\n"
                                              "max_new_tokens = 8\n")
     rc = main(["train", "--variant", variant, "--model", str(tiny_t5_dir()), "--data", str(EVOL), "--limit", "2",
                "--benchmarks", "none", "--config", str(config), "--output", str(tmp_path / "out")])

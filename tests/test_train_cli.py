@@ -18,14 +18,14 @@ from plugins.training.artifact_cache import artifact_key
 from tests.generation_support import tiny_model_dir
 
 TINY_TOML = """
-[plugins.methods.sft]
+[plugins.sft]
 max_length = 320
 batch_size = 2
 gradient_accumulation_steps = 1
 """
 
 SMOLLM2_TOML = """
-[plugins.methods.sft]
+[plugins.sft]
 max_length = 128
 batch_size = 8
 gradient_accumulation_steps = 1
@@ -34,7 +34,7 @@ lora = true
 lora_layers = [28, 29]
 lora_merge = true
 
-[plugins.methods.dpo]
+[plugins.dpo]
 max_length = 192
 batch_size = 8
 gradient_accumulation_steps = 1
@@ -55,7 +55,7 @@ def _forbid_model_loading(monkeypatch):
 def test_unknown_variant_and_config_typos_are_one_line_errors(tmp_path, capsys):
     assert main(["train", "--variant", "sfft", "--output", str(tmp_path / "o")]) == 2
     assert "unknown training variant 'sfft'; did you mean 'sft'?" in capsys.readouterr().err
-    (tmp_path / "bad.toml").write_text("[plugins.methods.sft]\nlerning_rate = 1e-5\n")
+    (tmp_path / "bad.toml").write_text("[plugins.sft]\nlerning_rate = 1e-5\n")
     assert main(["train", "--variant", "sft", "--config", str(tmp_path / "bad.toml"), "--output", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "unknown key 'lerning_rate'; did you mean 'learning_rate'?" in err and len(err.strip().splitlines()) == 1

@@ -1,7 +1,7 @@
 """Experiments as grids: named variant instances, sweeps, seeds and models expanded into the units a run trains.
 
     [variant.fgit-line]            an instance: a plugin and its own config fields (the [plugins.<plugin>] schema)
-    plugin = "fgit"                (`[plugins.methods.fgit-line] plugin = "fgit"` also defines one: it then layers on
+    plugin = "fgit"                (`[plugins.fgit-line] plugin = "fgit"` also defines one: it then layers on
     loss = { mask = "line" }        [training.shared] and its own table only, as harness.app.pipeline.chaining reads it)
     from = "sft"                   optional: train from that variant's artifact (chaining)
 
