@@ -40,6 +40,17 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=repr))
 
 
+def _read(path: Path, kind: str) -> bytes | None:
+    """The entry's bytes; None for a miss: no entry, or one that cannot be read (reported)."""
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        report_damage(kind, path, f"unreadable: {exc.strerror}")
+        return None
+
+
 def write_json(path: str | os.PathLike, key: str, value: Any) -> None:
     value = _plain(value)
     document = {"envelope": ENVELOPE, "key": key, "sha256": json_digest(value), "value": value}
@@ -52,12 +63,8 @@ def read_json(path: str | os.PathLike, key: str, kind: str,
     """The value stored under `key`, or None (a miss). `validate(value)` returns the value to use, or raises
     (ValueError, TypeError, KeyError) when the content makes no sense for this cache."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as exc:
-        report_damage(kind, path, f"unreadable: {exc.strerror}")
+    data = _read(path, kind)
+    if data is None:
         return None
     try:
         document = json.loads(data.decode("utf-8"))
@@ -94,12 +101,8 @@ def write_bytes(path: str | os.PathLike, key: str, payload: bytes) -> None:
 
 def read_bytes(path: str | os.PathLike, key: str, kind: str) -> bytes | None:
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as exc:
-        report_damage(kind, path, f"unreadable: {exc.strerror}")
+    data = _read(path, kind)
+    if data is None:
         return None
     head, newline, payload = data.partition(b"\n")
     try:

@@ -7,12 +7,12 @@ a prompt must be rendered, the model when something must be generated.
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 from pathlib import Path
 
 from harness.core.errors import BadInput, FgitBenchError, InfraError
 from harness.core.hashing import text_digest
+from harness.core.provenance import package_version
 from harness.generation.base import (
     BACKENDS,
     Backend,
@@ -30,16 +30,9 @@ from harness.tokenization import PROMPT_ENCODING, encode_text
 _STOP_TAIL_TOKENS = 16  # stop strings are shorter than this many tokens: decode only the tail to look for them
 
 
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "absent"
-
-
 def default_device() -> str:
     """cuda when this torch build has CUDA and a GPU is visible: decided without importing torch (fast cache hits)."""
-    torch_version = _version("torch")
+    torch_version = package_version("torch", "absent")
     if torch_version == "absent" or "+cpu" in torch_version:
         return "cpu"
     if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
@@ -96,7 +89,8 @@ class HFBackend(Backend):
     # -- identity (cheap) -------------------------------------------------------------------------------------------
     def _tokenizer_info(self) -> dict:
         if self._info is None:
-            fields = {"model_hash": self.spec.content_hash(), "transformers": _version("transformers")}
+            fields = {"model_hash": self.spec.content_hash(),
+                      "transformers": package_version("transformers", "absent")}
             info = self.cache.memo_get("tokenizers", fields)
             if info is None:
                 tok = self.tokenizer
@@ -109,8 +103,8 @@ class HFBackend(Backend):
 
     def identity(self) -> BackendIdentity:
         info = self._tokenizer_info()
-        engine = {"transformers": _version("transformers"), "torch": _version("torch"), "device": self.device,
-                  "dtype": self.dtype}
+        engine = {"transformers": package_version("transformers", "absent"),
+                  "torch": package_version("torch", "absent"), "device": self.device, "dtype": self.dtype}
         if self.decoding.batch_mode == "invariant":
             engine["row_block"] = self.row_block
         engine["prompt_encoding"] = PROMPT_ENCODING
@@ -171,12 +165,12 @@ class HFBackend(Backend):
         if model.config.is_encoder_decoder:
             # batch-invariant by construction in invariant mode: every source decoded alone (the ragged decoder
             # needs transformers' attention interface, which T5-style attention does not use)
-            invariant = self.decoding.batch_mode == "invariant"
-            self._generate_seq2seq(model, requests, encoded, on_output, 1 if invariant else batch_size)
+            sources = 1 if self.decoding.batch_mode == "invariant" else batch_size
+            self._generate_batched(model, requests, encoded, on_output, sources, seq2seq=True)
         elif self.decoding.batch_mode == "invariant":
             self._generate_invariant(requests, encoded, on_output, batch_size)
         else:
-            self._generate_plain(model, requests, encoded, on_output, batch_size)
+            self._generate_batched(model, requests, encoded, on_output, batch_size, seq2seq=False)
 
     def _finish(self, request: GenerationRequest, tokens: list[int], batch_size: int, on_output: OnOutput) -> None:
         """`tokens` may end with the end-of-sequence token; it is not counted (plain and invariant count alike)."""
@@ -185,36 +179,9 @@ class HFBackend(Backend):
         text = self.tokenizer.decode(tokens, skip_special_tokens=True)
         on_output(GenerationOutput(request.index, cut_at_stop(text, request.stop), len(tokens), batch_size))
 
-    def _generate_plain(self, model, requests, encoded, on_output, batch_size) -> None:
-        """Ordinary batched greedy decoding (left padding), longest prompts first to keep padding small."""
-        import torch
-
-        order = sorted(range(len(requests)), key=lambda i: -len(encoded[i]))
-        pad = self.tokenizer.pad_token_id
-        eos = self._eos
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            width = max(len(encoded[i]) for i in chunk)
-            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-            mask = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, i in enumerate(chunk):
-                ids[row, width - len(encoded[i]) :] = torch.tensor(encoded[i])
-                mask[row, width - len(encoded[i]) :] = 1
-            stop = sorted({s for i in chunk for s in requests[i].stop})
-            with torch.inference_mode():
-                out = model.generate(
-                    input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
-                    max_new_tokens=self.decoding.max_new_tokens, do_sample=False, temperature=None, top_p=None,
-                    top_k=None, pad_token_id=pad, eos_token_id=sorted(eos), stop_strings=stop or None,
-                    tokenizer=self.tokenizer,
-                )
-            for row, i in enumerate(chunk):
-                generated = out[row, width:].tolist()
-                end = next((pos for pos, token in enumerate(generated) if token in eos or token == pad), len(generated))
-                self._finish(requests[i], generated[:end], len(chunk), on_output)  # rows that finished early are padded
-
-    def _generate_seq2seq(self, model, requests, encoded, on_output, batch_size) -> None:
-        """Encoder–decoder greedy decoding: sources right-padded (T5's convention) in batches, longest first; the
+    def _generate_batched(self, model, requests, encoded, on_output, batch_size, *, seq2seq: bool) -> None:
+        """Ordinary batched greedy decoding, longest prompts first to keep padding small. Decoder-only: prompts
+        left-padded, the output continues them. Encoder–decoder: sources right-padded (T5's convention); the
         decoder's output starts with its start token, which is not part of the text."""
         import torch
 
@@ -227,8 +194,9 @@ class HFBackend(Backend):
             ids = torch.full((len(chunk), width), pad, dtype=torch.long)
             mask = torch.zeros((len(chunk), width), dtype=torch.long)
             for row, i in enumerate(chunk):
-                ids[row, : len(encoded[i])] = torch.tensor(encoded[i])
-                mask[row, : len(encoded[i])] = 1
+                span = slice(0, len(encoded[i])) if seq2seq else slice(width - len(encoded[i]), width)
+                ids[row, span] = torch.tensor(encoded[i])
+                mask[row, span] = 1
             stop = sorted({s for i in chunk for s in requests[i].stop})
             with torch.inference_mode():
                 out = model.generate(
@@ -237,10 +205,11 @@ class HFBackend(Backend):
                     top_k=None, pad_token_id=pad, eos_token_id=sorted(eos), stop_strings=stop or None,
                     tokenizer=self.tokenizer,
                 )
+            first = 1 if seq2seq else width  # the first generated position
             for row, i in enumerate(chunk):
-                generated = out[row, 1:].tolist()
+                generated = out[row, first:].tolist()
                 end = next((pos for pos, token in enumerate(generated) if token in eos or token == pad), len(generated))
-                self._finish(requests[i], generated[:end], len(chunk), on_output)
+                self._finish(requests[i], generated[:end], len(chunk), on_output)  # rows that finished early are padded
 
     def _generate_invariant(self, requests, encoded, on_output, batch_size) -> None:
         from harness.generation.invariant import InvariantDecoder

@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from harness.core.errors import BadInput, FgitBenchError
+from harness.core.provenance import package_version
 from harness.generation.base import (
     BACKENDS,
     BATCH_MODES,
@@ -20,7 +21,6 @@ from harness.generation.base import (
     GenerationRequest,
 )
 from harness.generation.cache import GenerationCache
-from harness.generation.hf import _version
 from harness.generation.prompts import choose_style, extract, make_template
 from harness.generation.tasks import TaskPrompt, task_prompts
 
@@ -95,7 +95,7 @@ def generate_samples(config: GenerateConfig, backend: Backend | None = None, dat
     if not backend.batch_moves_outputs:
         decoding_fields.pop("batch_size", None)
     keys = [cache.key(identity_fields, template_hash, decoding_fields, t.prompt) for t in tasks]
-    sanitizer = f"evalplus {_version('evalplus')}"
+    sanitizer = f"evalplus {package_version('evalplus', 'absent')}"
 
     entries: dict[int, dict] = {}
     if config.use_cache and backend.cacheable:

@@ -11,8 +11,9 @@ import importlib.util
 import os
 
 from harness.core.errors import BadInput
+from harness.core.provenance import package_version
 from harness.generation.base import BACKENDS, Backend, BackendIdentity, GenerationOutput, cut_at_stop
-from harness.generation.hf import HFBackend, _version
+from harness.generation.hf import HFBackend
 from harness.tokenization import PROMPT_ENCODING, encode_text
 
 
@@ -34,7 +35,8 @@ class VLLMBackend(Backend):
 
     def identity(self) -> BackendIdentity:
         base = self._hf.identity()
-        engine = {"vllm": _version("vllm"), "torch": _version("torch"), "dtype": self.dtype, "prompt_encoding": PROMPT_ENCODING,
+        engine = {"vllm": package_version("vllm", "absent"), "torch": package_version("torch", "absent"),
+                  "dtype": self.dtype, "prompt_encoding": PROMPT_ENCODING,
                   "batch_invariant": self.decoding.batch_mode == "invariant"}
         return BackendIdentity("vllm", base.model, base.model_hash, base.tokenizer, base.chat_template, engine)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.core.errors import BadInput
@@ -39,8 +39,10 @@ class DPOVariantConfig(TrainingConfig, VariantPairing):
     """`TrainingConfig` (same settings as SFT and FGit), where the rejected side comes from (`variant_source`,
     `[dpo.variants]`, as FGit's) and DPO's own settings; `[dpo]` in the TOML config."""
 
-    beta: float = 0.1
-    loss_type: str = "sigmoid"  # any TRL DPO loss_type: sigmoid, ipo, hinge, robust, ...
+    beta: float = field(default=0.1, metadata={
+        "help": "DPO's beta: higher keeps the policy closer to the reference model"})
+    loss_type: str = field(default="sigmoid", metadata={
+        "help": "any TRL DPO loss_type: sigmoid, ipo, hinge, robust, ..."})
 
     def __post_init__(self):
         TrainingConfig.__post_init__(self)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plugins.api import register
-from plugins.training.fault_weighted import FaultWeightedConfig, FaultWeightedPlugin
+from plugins.training.fault_weighted import FaultWeightedConfig, FaultWeightedPlugin, VariantPairing
+from plugins.training.trainer import new_default
 
 
 @dataclass
@@ -14,7 +15,7 @@ class FGitVariantConfig(FaultWeightedConfig):
     """The paper's setting: variants from a teacher model (default: the model being trained, see
     `VariantConfig.teacher_model`), 3 per example at temperature 0.8, the closest one kept."""
 
-    variant_source: str = "teacher"
+    variant_source: str = new_default("variant_source", "teacher", of=VariantPairing)
 
 
 @register("fgit")

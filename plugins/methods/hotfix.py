@@ -22,7 +22,7 @@ from harness.core.errors import BadInput
 from harness.models import ModelSpec
 from plugins.api import PluginReport, TrainingExample, TrainingPlugin, register
 from plugins.methods.hotfix_loss import HotfixLossConfig
-from plugins.training.trainer import TrainingConfig
+from plugins.training.trainer import TrainingConfig, new_default
 
 _ALL_BENCHMARKS = ["humaneval", "mbpp", "bigcodebench"]
 
@@ -40,22 +40,25 @@ class HotfixVariantConfig(TrainingConfig):
     """The paper's settings: LoRA r 8, α 16, dropout 0.05, lr 3e-4, linear with 5% warm-up, 5 epochs, max length
     512, the best checkpoint by validation loss."""
 
-    epochs: float = 5.0
-    learning_rate: float = 3e-4
-    max_length: int = 512
-    batch_size: int = 4
-    gradient_accumulation_steps: int = 1
-    warmup: float = 0.05
-    lora: bool = True
-    lora_r: int = 8
-    lora_alpha: int = 16
+    epochs: float = new_default("epochs", 5.0)
+    learning_rate: float = new_default("learning_rate", 3e-4)
+    max_length: int = new_default("max_length", 512)
+    batch_size: int = new_default("batch_size", 4)
+    gradient_accumulation_steps: int = new_default("gradient_accumulation_steps", 1)
+    warmup: float = new_default("warmup", 0.05)
+    lora: bool = new_default("lora", True)
+    lora_r: int = new_default("lora_r", 8)
+    lora_alpha: int = new_default("lora_alpha", 16)
     pairs: str = field(default="quixbugs", metadata={"help": "quixbugs, humanevalpack (comma-separated) or a JSONL"})
     benchmark_overlap: str = field(default="drop", metadata={
         "help": "drop: decontaminate pairs; exclude_tasks: keep HumanEvalPack pairs, exclude their HumanEval tasks"})
-    decontaminate_against: list[str] = field(default_factory=lambda: list(_ALL_BENCHMARKS))
+    decontaminate_against: list[str] = field(default_factory=lambda: list(_ALL_BENCHMARKS), metadata={
+        "help": "benchmarks the pairs are decontaminated against (10-gram overlap; HumanEval also by task)"})
     max_pairs: int | None = field(default=None, metadata={"help": "use only this many pairs (after shuffling)"})
-    validation_fraction: float = 0.1
-    test_fraction: float = 0.2
+    validation_fraction: float = field(default=0.1, metadata={
+        "help": "share of the pairs held out to pick the best checkpoint"})
+    test_fraction: float = field(default=0.2, metadata={
+        "help": "share of the pairs held out for the fixed-line / buggy-line rates"})
     best_checkpoint: bool = field(default=True, metadata={"help": "keep the epoch with the lowest validation loss"})
     loss: HotfixLossConfig = field(default_factory=HotfixLossConfig)
     evaluation: HotfixEvalConfig = field(default_factory=HotfixEvalConfig)

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from plugins.api import register
-from plugins.training.fault_weighted import FaultWeightedConfig, FaultWeightedPlugin
+from plugins.training.fault_weighted import FaultWeightedConfig, FaultWeightedPlugin, VariantPairing
+from plugins.training.trainer import new_default
 
 
 @dataclass
@@ -15,8 +16,8 @@ class MutationVariantConfig(FaultWeightedConfig):
     """Variants from plugins.training.variant_mutation; a pair file's own buggy programs are replaced by mutants too (the
     baseline is defined by its variant source)."""
 
-    variant_source: str = "mutation"
-    keep_given_variants: bool = False
+    variant_source: str = new_default("variant_source", "mutation", of=VariantPairing)
+    keep_given_variants: bool = new_default("keep_given_variants", False, of=VariantPairing)
 
 
 @register("mutation")

@@ -13,13 +13,13 @@ import platform
 import resource
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
 from harness.core.atomic import append_jsonl, read_journal, write_json, write_jsonl
 from harness.core.config import to_dict
 from harness.core.errors import BadInput
 from harness.core.hashing import text_digest
+from harness.core.provenance import package_versions
 from harness.models import ARTIFACT_MANIFEST, ModelSpec
 
 
@@ -146,13 +146,7 @@ def resume_checkpoint(output_dir: Path, log) -> str | None:
 
 def _versions() -> dict:
     names = ("torch", "transformers", "peft", "trl", "accelerate", "datasets", "fgit-bench")
-    found = {"python": platform.python_version()}
-    for name in names:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = None
-    return found
+    return package_versions(names, python=platform.python_version())
 
 
 def _device(args) -> str:

@@ -56,9 +56,12 @@ class VariantPairing:
     """Where incorrect variants come from: a variant source and its settings (`[<variant>.variants]`; its
     `keep_unpaired` is not used: the plugin decides what happens to examples without a variant)."""
 
-    variant_source: str = "teacher"  # a registered variant source: teacher | mutation
-    keep_given_variants: bool = True  # examples that already have `incorrect` (a pair file) keep it
-    sandbox: str = "auto"  # where variants of examples with tests are run (plugins.training.variants step 3)
+    variant_source: str = field(default="teacher", metadata={
+        "help": "a registered variant source: teacher | mutation"})
+    keep_given_variants: bool = field(default=True, metadata={
+        "help": "examples that already have `incorrect` (a pair file) keep it"})
+    sandbox: str = field(default="auto", metadata={
+        "help": "where variants of examples with tests are run (plugins.training.variants step 3)"})
     variants: VariantConfig = field(default_factory=VariantConfig)
 
     def __post_init__(self):
@@ -71,7 +74,8 @@ class FaultWeightedConfig(TrainingConfig, VariantPairing):
     """`TrainingConfig` (the settings SFT and DPO share) + the variant source + the loss: `[fgit]` with the
     nested tables `[fgit.loss]` (plugins.training.fgit_loss.FGitLossConfig) and `[fgit.variants]` (VariantConfig)."""
 
-    unpaired: str = "sft"  # examples without a variant: "sft" (trained with weight 1) or "drop"
+    unpaired: str = field(default="sft", metadata={
+        "help": 'examples without a variant: "sft" (trained with weight 1) or "drop"'})
     loss: FGitLossConfig = field(default_factory=FGitLossConfig)
 
     def __post_init__(self):

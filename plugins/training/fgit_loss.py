@@ -40,7 +40,7 @@ is switched off there (`share_prefix_active` says whether it applies) rather tha
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from plugins.training.fgit_masks import (
@@ -71,19 +71,25 @@ _EMPTY_LOGIT = -1e4  # stands in for log 0 where a mask is empty: finite, so no 
 class FGitLossConfig:
     """Loss options; the defaults are the method as fgit-method.md reconstructs it."""
 
-    alpha: float = 2.0  # the weight's maximum
-    # "B" 1+(α−1)(1−P) | "A" 1+(α−1)·4P(1−P), both in (1, α]; "C" α/(1+|p̄_c−p̄_ĉ|) in (α/2, α].
+    alpha: float = field(default=2.0, metadata={"help": "the weight's maximum"})
     # B is the default: the only one whose gradient never moves the model toward ĉ (module docstring).
-    weight_formula: str = "B"
-    mean: str = "weighted"  # p̄ = Σ p·M / Σ M ("weighted") or the plain mean over M > 0 ("plain")
-    per_token_scale: bool = True  # hybrid: token weight 1 + (w−1)·M/2 (changed tokens above their lines); False: w on every M > 0
-    grad_through_weight: bool = True  # False: the weight is a constant (detached)
-    grad_through_incorrect: bool = True  # False: the ĉ pass runs without a graph (the gradient flows via p̄_c only)
-    mask: str = "hybrid"  # "hybrid" (0/1/2) | "line" | "token"
-    fixed_weight: float | None = None  # ablation: this weight on every masked token, no ĉ pass; 1.0 = Standard-SFT
-    # Reuse the c pass's keys/values for the prefix c and ĉ share (same result; False recomputes it, as a check
-    # or for a model whose cache cannot be cropped). Off by itself under gradient checkpointing and active dropout.
-    share_prefix: bool = True
+    weight_formula: str = field(default="B", metadata={
+        "help": '"B" 1+(α−1)(1−P) | "A" 1+(α−1)·4P(1−P), both in (1, α]; "C" α/(1+|p̄_c−p̄_ĉ|) in (α/2, α]'})
+    mean: str = field(default="weighted", metadata={
+        "help": 'p̄ = Σ p·M / Σ M ("weighted") or the plain mean over M > 0 ("plain")'})
+    per_token_scale: bool = field(default=True, metadata={
+        "help": "hybrid: token weight 1 + (w−1)·M/2 (changed tokens above their lines); False: w on every M > 0"})
+    grad_through_weight: bool = field(default=True, metadata={
+        "help": "False: the weight is a constant (detached)"})
+    grad_through_incorrect: bool = field(default=True, metadata={
+        "help": "False: the ĉ pass runs without a graph (the gradient flows via p̄_c only)"})
+    mask: str = field(default="hybrid", metadata={"help": '"hybrid" (0/1/2) | "line" | "token"'})
+    fixed_weight: float | None = field(default=None, metadata={
+        "help": "ablation: this weight on every masked token, no ĉ pass; 1.0 = Standard-SFT"})
+    share_prefix: bool = field(default=True, metadata={
+        "help": "reuse the c pass's keys/values for the prefix c and ĉ share (same result; False recomputes "
+                "it, as a check or for a model whose cache cannot be cropped); off by itself under gradient "
+                "checkpointing and active dropout"})
 
     def __post_init__(self) -> None:
         if self.weight_formula not in ("A", "B", "C"):

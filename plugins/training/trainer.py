@@ -45,32 +45,44 @@ class TrainingConfig:
     """Shared hyperparameters. Defaults follow the FGit paper where it states them (1 epoch, lr 5e-6, max length
     1024); batch size, schedule and warmup are not stated there and are ordinary choices."""
 
-    epochs: float = 1.0
-    learning_rate: float = 5e-6
-    max_length: int = 1024
-    batch_size: int = 4  # per device
-    gradient_accumulation_steps: int = 8
-    lr_scheduler: str = "linear"  # constant | linear | cosine | wsd (warmup-stable-decay)
-    warmup: float = 0.03  # < 1: fraction of the optimizer steps; >= 1: a number of steps
-    wsd_decay: float = 0.1  # wsd: fraction of the steps spent in the final decay
-    wsd_decay_type: str = "cosine"  # wsd: linear | cosine | 1-sqrt
-    weight_decay: float = 0.0
-    max_grad_norm: float = 1.0
-    max_steps: int = 0  # 0: `epochs` decides
-    target: str = "response"  # train on the whole response, or on "code" (the fenced extracted code only)
-    lora: bool = False
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    lora_target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
-    lora_layers: list[int] | None = None  # only these decoder layers get adapters (None: all); the backward
-    # pass then stops at the lowest of them, which makes CPU smoke runs of real models affordable
-    lora_merge: bool = False  # save merged weights instead of adapter + base reference
-    seed: int = 42
-    bf16: bool | str = "auto"  # auto: on when CUDA supports it; always off on CPU
-    gradient_checkpointing: bool = False
-    logging_steps: int = 1
-    save_steps: int = 0  # > 0: checkpoint every N steps, so a killed run resumes from there
+    epochs: float = field(default=1.0, metadata={"help": "passes over the training data (fractions allowed)"})
+    learning_rate: float = field(default=5e-6, metadata={"help": "peak learning rate"})
+    max_length: int = field(default=1024, metadata={
+        "help": "tokens per example (prompt + response); longer ones are truncated"})
+    batch_size: int = field(default=4, metadata={"help": "examples per device and step"})
+    gradient_accumulation_steps: int = field(default=8, metadata={
+        "help": "steps accumulated per optimizer step (samples per update: batch_size × this × devices)"})
+    lr_scheduler: str = field(default="linear", metadata={
+        "help": "constant | linear | cosine | wsd (warmup-stable-decay)"})
+    warmup: float = field(default=0.03, metadata={
+        "help": "< 1: fraction of the optimizer steps; >= 1: a number of steps"})
+    wsd_decay: float = field(default=0.1, metadata={
+        "help": "wsd: fraction of the steps spent in the final decay"})
+    wsd_decay_type: str = field(default="cosine", metadata={"help": "wsd: linear | cosine | 1-sqrt"})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm"})
+    max_steps: int = field(default=0, metadata={"help": "optimizer steps; 0: `epochs` decides"})
+    target: str = field(default="response", metadata={
+        "help": 'train on the whole response, or on "code" (the fenced extracted code only)'})
+    lora: bool = field(default=False, metadata={"help": "train LoRA adapters instead of all weights"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling alpha"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "dropout on the LoRA inputs"})
+    lora_target_modules: list[str] = field(default_factory=lambda: ["all-linear"], metadata={
+        "help": "modules that get adapters (PEFT target_modules)"})
+    lora_layers: list[int] | None = field(default=None, metadata={
+        "help": "only these decoder layers get adapters (None: all); the backward pass then stops at the lowest "
+                "of them, which makes CPU smoke runs of real models affordable"})
+    lora_merge: bool = field(default=False, metadata={
+        "help": "save merged weights instead of adapter + base reference"})
+    seed: int = field(default=42, metadata={"help": "seed of initialisation and data order"})
+    bf16: bool | str = field(default="auto", metadata={
+        "help": "auto: on when CUDA supports it; always off on CPU"})
+    gradient_checkpointing: bool = field(default=False, metadata={
+        "help": "recompute activations in the backward pass (less memory, slower)"})
+    logging_steps: int = field(default=1, metadata={"help": "optimizer steps between train_log.jsonl lines"})
+    save_steps: int = field(default=0, metadata={
+        "help": "> 0: checkpoint every N steps, so a killed run resumes from there"})
 
     def __post_init__(self):
         if self.lr_scheduler not in SCHEDULES:
@@ -84,6 +96,12 @@ class TrainingConfig:
                 raise ValueError(f"{name} must be at least 1")
         if self.learning_rate < 0 or self.epochs <= 0 or not 0 < self.wsd_decay <= 1:
             raise ValueError("learning_rate must be >= 0, epochs > 0 and 0 < wsd_decay <= 1")
+
+
+def new_default(name: str, default: Any, of: type = TrainingConfig) -> Any:
+    """The field `name` of the config dataclass `of` with another default, for a subclass: it keeps the field's
+    help (a plain `name: type = value` there replaces the field and drops it)."""
+    return field(default=default, metadata=of.__dataclass_fields__[name].metadata)
 
 
 # ---- tokenization -----------------------------------------------------------------------------------------------

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import importlib.metadata
 import io
 import random
 import warnings
 
 from harness.core.hashing import json_digest, text_digest
+from harness.core.provenance import package_version
 from plugins.api import TrainingExample
 from plugins.training.variants import VARIANT_SOURCES, OnCandidates, VariantSource
 
@@ -111,10 +111,7 @@ class MutationSource(VariantSource):
         self.rule_files = [r if r.endswith(".rules") else f"{r}.rules" for r in config.mutation_rules]
 
     def identity(self) -> dict:
-        try:
-            version = importlib.metadata.version("universalmutator")
-        except importlib.metadata.PackageNotFoundError:
-            version = "absent"
+        version = package_version("universalmutator", "absent")
         return {"source": self.name, "tool": "universalmutator", "version": version, "mode": "regexp",
                 "rules": self.rule_files, "rules_hash": text_digest(_rules_text(self.rule_files)),
                 "scope": self.config.mutation_scope,

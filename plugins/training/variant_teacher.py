@@ -15,9 +15,8 @@ Two ways to run the teacher:
 
 from __future__ import annotations
 
-import importlib.metadata
-
 from harness.core.hashing import json_digest
+from harness.core.provenance import package_version
 from harness.generation.base import BACKENDS, DecodingConfig, GenerationRequest
 from harness.models import EMBEDDED_MODEL, resolve_model
 from harness.tokenization import encode_text
@@ -66,13 +65,6 @@ def extract_variant(reply: str, prefilled: bool) -> str:
     return reply[spans[0][0] : spans[0][1]].rstrip() if spans else reply.strip()
 
 
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "absent"
-
-
 @VARIANT_SOURCES.register("teacher")
 class TeacherSource(VariantSource):
     name = "teacher"
@@ -102,7 +94,8 @@ class TeacherSource(VariantSource):
                     "prompt": json_digest(prompt)}
         return {"source": self.name, "mode": "hf-sampling", "model": self.spec.name,
                 "model_hash": self.spec.content_hash(), "prompt": json_digest(prompt),
-                "engine": {"transformers": _version("transformers"), "torch": _version("torch"),
+                "engine": {"transformers": package_version("transformers", "absent"),
+                           "torch": package_version("torch", "absent"),
                            "device": self.device, "dtype": self.dtype}}
 
     def key_fields(self) -> dict:

@@ -44,26 +44,39 @@ OnCandidates = Callable[[int, list[str], dict], None]  # (example index, candida
 class VariantConfig:
     """How incorrect variants are made and selected; defaults follow the FGit paper (3 variants, temperature 0.8)."""
 
-    n_candidates: int = 3  # teacher: samples per example; mutation: mutants drawn per example (seeded)
-    temperature: float = 0.8  # teacher sampling; 0 = greedy through the generation backend
-    top_p: float = 1.0
-    # teacher sampling: pinned here instead of inherited from the checkpoint's generation_config (a repetition
-    # penalty there pushes variants away from the correct code they are asked to copy); 1.0 = none
-    repetition_penalty: float = 1.0
-    max_new_tokens: int = 1024
-    length_factor: float = 2.0  # teacher: at most this × the correct code's tokens + 64 new tokens (≤ max_new_tokens)
-    teacher_model: str | None = None  # None: the model being trained (`model_ref`), else the embedded smollm2
-    teacher_backend: str = "hf"  # any generation backend; hf with temperature > 0 samples in plugins.training.variant_teacher
-    batch_size: int = 1  # teacher: examples per generate call (each call is seeded; see variant_teacher)
-    embedding: str = "auto"  # auto | unixcoder | char-ngram | lm-mean (plugins.training.embedding)
-    embedding_model: str | None = None
-    seed: int = 0
-    run_tests: bool = True
-    test_timeout_s: float = 10.0
-    test_jobs: int = 1
-    keep_unpaired: bool = False  # also return the examples that got no variant (incorrect=None)
-    mutation_rules: list[str] = field(default_factory=lambda: ["universal", "python"])
-    mutation_scope: str = "definitions"  # definitions | all (see plugins.training.variant_mutation)
+    n_candidates: int = field(default=3, metadata={
+        "help": "teacher: samples per example; mutation: mutants drawn per example (seeded)"})
+    temperature: float = field(default=0.8, metadata={
+        "help": "teacher sampling; 0 = greedy through the generation backend"})
+    top_p: float = field(default=1.0, metadata={"help": "teacher sampling: nucleus"})
+    repetition_penalty: float = field(default=1.0, metadata={
+        "help": "teacher sampling: pinned here instead of inherited from the checkpoint's generation_config (a "
+                "repetition penalty there pushes variants away from the correct code they are asked to copy); "
+                "1.0 = none"})
+    max_new_tokens: int = field(default=1024, metadata={"help": "teacher: most new tokens per variant"})
+    length_factor: float = field(default=2.0, metadata={
+        "help": "teacher: at most this × the correct code's tokens + 64 new tokens (≤ max_new_tokens)"})
+    teacher_model: str | None = field(default=None, metadata={
+        "help": "None: the model being trained (`model_ref`), else the embedded smollm2"})
+    teacher_backend: str = field(default="hf", metadata={
+        "help": "any generation backend; hf with temperature > 0 samples in plugins.training.variant_teacher"})
+    batch_size: int = field(default=1, metadata={
+        "help": "teacher: examples per generate call (each call is seeded; see variant_teacher)"})
+    embedding: str = field(default="auto", metadata={
+        "help": "auto | unixcoder | char-ngram | lm-mean (plugins.training.embedding): picks the closest variant"})
+    embedding_model: str | None = field(default=None, metadata={
+        "help": "the embedding model (None: the method's default)"})
+    seed: int = field(default=0, metadata={"help": "seed of the teacher's sampling and the mutant draw"})
+    run_tests: bool = field(default=True, metadata={
+        "help": "run the tests of examples that have them on each variant (a variant must fail them)"})
+    test_timeout_s: float = field(default=10.0, metadata={"help": "seconds per variant test run"})
+    test_jobs: int = field(default=1, metadata={"help": "sandbox workers for the variant tests"})
+    keep_unpaired: bool = field(default=False, metadata={
+        "help": "also return the examples that got no variant (incorrect=None)"})
+    mutation_rules: list[str] = field(default_factory=lambda: ["universal", "python"], metadata={
+        "help": "universalmutator rule files (mutation source)"})
+    mutation_scope: str = field(default="definitions", metadata={
+        "help": "definitions | all (see plugins.training.variant_mutation)"})
 
     def __post_init__(self):
         if self.n_candidates < 1 or self.batch_size < 1 or self.test_jobs < 1 or self.max_new_tokens < 1:
