@@ -159,6 +159,8 @@ class InvariantDecoder:
         """Decode every prompt with up to `batch_size` in flight; `on_done(i, tokens)` as each finishes.
 
         `stopped(tokens)` says whether a stop string has appeared (the caller knows the tokenizer)."""
+        if batch_size < 1 or max_new_tokens < 1:  # the commands check this first; at 0 the loop below never ends
+            raise ValueError(f"batch_size and max_new_tokens must be at least 1, got {batch_size}, {max_new_tokens}")
         pending = deque(range(len(prompts)))
         active: list[_Sequence] = []
 
