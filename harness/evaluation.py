@@ -199,8 +199,7 @@ def _run_checks(sandbox: Sandbox, checks: dict[str, CheckJob], plan):
     gate_jobs = plan.jobs if plan is not None else {}
     feed = JobFeed()
     for task_id, job in gate_jobs.items():
-        feed.put(("gate", task_id), job.function, job.payload, job.timeout, priority=GATE_PRIORITY + job.cost,
-                 reference=True)  # canonical code: its worker runs no candidate afterwards
+        feed.put(("gate", task_id), job.function, job.payload, job.timeout, priority=GATE_PRIORITY + job.cost)
     waiting = {}
     for task_id, job in checks.items():
         if task_id in gate_jobs:
