@@ -14,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 
 from harness.benchmarks import get_benchmark
-from harness.benchmarks.base import Benchmark, CheckJob, Dataset, Verdict
+from harness.benchmarks.base import Benchmark, Dataset, Verdict
+from harness.checks import GATE_PRIORITY, plan_checks, run_checks
 from harness.core import cache_entry, outdir, provenance
 from harness.core.atomic import json_bytes, jsonl_bytes
 from harness.core.data import cache_root, data_dir
@@ -53,14 +54,15 @@ class EvaluateSummary:
     executed: int  # checks actually run now (the rest came from the verdict cache)
     output: str
     excluded: int = 0  # tasks left out by the ground-truth gate (n_tasks counts only the scored ones)
+    samples: int = 0  # scored samples (n_tasks when there is one per task); base/plus_pass count samples
 
     @property
     def base_pass_at_1(self) -> float:
-        return self.base_pass / max(self.n_tasks, 1)
+        return self.base_pass / max(self.samples or self.n_tasks, 1)
 
     @property
     def plus_pass_at_1(self) -> float:
-        return self.plus_pass / max(self.n_tasks, 1)
+        return self.plus_pass / max(self.samples or self.n_tasks, 1)
 
 
 def select_tasks(dataset: Dataset, samples: dict, tasks: list[str] | None, limit: int | None) -> list[str]:
@@ -81,6 +83,7 @@ def select_tasks(dataset: Dataset, samples: dict, tasks: list[str] | None, limit
 
 
 STATUSES = {"pass", "fail", "timeout"}
+__all__ = ["GATE_PRIORITY", "EvaluateConfig", "EvaluateSummary", "evaluate", "select_tasks", "verdict_context"]
 
 
 def _verdict_from(value: dict) -> Verdict:
@@ -149,102 +152,62 @@ def _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet
     sandbox_info = sandbox.describe()
     context = verdict_context(benchmark, dataset, sandbox)
     cache = VerdictCache(cache_root() / "verdicts")
-    solutions = {t: benchmark.postprocess(samples[t], dataset.problems[t]) for t in task_ids}
+    # task -> its programs in file order (one per sample); identical programs of a task are checked once
+    solutions = {t: [benchmark.postprocess(row, dataset.problems[t]) for row in samples[t]] for t in task_ids}
+    distinct = {t: list(dict.fromkeys(solutions[t])) for t in task_ids}
     # The oracle (ground truth) first, from its own cache: a verdict is keyed by the ground truth it was judged
     # against, so a repaired or recomputed ground truth never reuses verdicts judged against the old one.
     oracle = benchmark.prepare(dataset, task_ids, sandbox, cache_root())
-    keys = {t: json_digest({**context, "task_id": t, "solution": solutions[t],
-                            "ground_truth": benchmark.oracle_digest(oracle, t)}) for t in task_ids}
+    keys = {(t, s): json_digest({**context, "task_id": t, "solution": s,
+                                 "ground_truth": benchmark.oracle_digest(oracle, t)})
+            for t in task_ids for s in distinct[t]}
 
     # The ground-truth gate (before scoring): its jobs share the pool with the checks.
     plan = benchmark.gate_plan(dataset, task_ids, sandbox, cache_root())
-    verdicts: dict[str, Verdict] = {}
+    verdicts: dict[tuple[str, str], Verdict] = {}
     if not cfg.overwrite:
-        for task_id in task_ids:
-            cached = cache.get(keys[task_id])
+        for key, digest in keys.items():
+            cached = cache.get(digest)
             if cached is not None:
-                verdicts[task_id] = cached
-    todo = [t for t in task_ids if t not in verdicts]
+                verdicts[key] = cached
+    todo = {t: [s for s in distinct[t] if (t, s) not in verdicts] for t in task_ids}
+    todo = {t: programs for t, programs in todo.items() if programs}
+    checked = sum(len(programs) for programs in todo.values())
     same_as_gate = 0  # checks whose job was the gate's own (a sample identical to the canonical solution)
     if todo or (plan is not None and plan.jobs):
         sandbox.warm_up()  # workers start while the payloads are prepared
-        jobs = {t: benchmark.check_job(dataset, oracle, t, solutions[t]) for t in todo}
-        progress = _Progress(len(todo), quiet)
-        for task_id, result, reused in _run_checks(sandbox, jobs, plan):
+        checks = plan_checks(benchmark, dataset, oracle, todo)
+        progress = _Progress(checked, quiet)
+        for task_id, program, result, reused in run_checks(sandbox, benchmark, dataset, oracle, checks, plan):
             verdict = benchmark.verdict(dataset, task_id, result)
-            cache.put(keys[task_id], verdict)
-            verdicts[task_id] = verdict
+            cache.put(keys[(task_id, program)], verdict)
+            verdicts[(task_id, program)] = verdict
             same_as_gate += reused
             progress.step()
         progress.close()
     excluded = plan.finish() if plan is not None else {}
 
     return _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandbox_info, output,
-                          executed=len(todo) - same_as_gate, quiet=quiet, excluded=excluded,
-                          same_as_gate=same_as_gate)
-
-
-GATE_PRIORITY = 1e12  # gate jobs start before any check, the longest (by the benchmark's estimate) first
-
-
-def _run_checks(sandbox: Sandbox, checks: dict[str, CheckJob], plan):
-    """Yield (task_id, result, reused) of every check. Gate jobs (canonical solutions) go first and their results
-    to `plan.record`; a task's check waits for its own gate job (never beside it: some tasks bind fixed ports), then
-    joins the queue. Checks start longest first, by the benchmark's cost estimate or the gate's time.
-
-    A check that is the very job its gate runs (same function, payload and timeout: a sample identical to the
-    canonical solution, as the benchmark runs it) is not run twice: the gate's result is its result (`reused`)."""
-    from sandboxes.pool import JobFeed
-
-    gate_jobs = plan.jobs if plan is not None else {}
-    feed = JobFeed()
-    for task_id, job in gate_jobs.items():
-        feed.put(("gate", task_id), job.function, job.payload, job.timeout, priority=GATE_PRIORITY + job.cost)
-    waiting = {}
-    for task_id, job in checks.items():
-        if task_id in gate_jobs:
-            waiting[task_id] = job
-        else:
-            feed.put(("check", task_id), job.function, job.payload, job.timeout, priority=job.cost)
-    gates_left = len(gate_jobs)
-    if not gates_left:
-        feed.close()
-    for (kind, task_id), result in sandbox.run_feed(feed):
-        if kind == "check":
-            yield task_id, result, False
-            continue
-        plan.record(task_id, result)
-        gates_left -= 1
-        job = waiting.pop(task_id, None)
-        if job is not None and _same_job(job, gate_jobs[task_id]):
-            yield task_id, result, True
-        elif job is not None:
-            feed.put(("check", task_id), job.function, job.payload, job.timeout, priority=result.seconds)
-        if not gates_left:
-            feed.close()
-
-
-def _same_job(check: CheckJob, gate: CheckJob) -> bool:
-    return (check.function, check.timeout, check.payload) == (gate.function, gate.timeout, gate.payload)
+                          executed=checked - same_as_gate, quiet=quiet, excluded=excluded,
+                          same_as_gate=same_as_gate, distinct=len(keys))
 
 
 def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandbox_info, output, executed, quiet,
-                   excluded=None, same_as_gate=0):
+                   excluded=None, same_as_gate=0, distinct=0):
     excluded = {t: why for t, why in (excluded or {}).items() if t in set(task_ids)}
-    scored = [t for t in task_ids if t not in excluded]  # pass@k never counts an excluded task
-    base_pass = sum(verdicts[t].base_status == "pass" for t in scored)
-    plus_pass = sum(verdicts[t].base_status == "pass" and verdicts[t].plus_status == "pass" for t in scored)
-    n = len(scored)
-    extra = {t: benchmark.row_fields(dataset.problems[t], solutions[t], verdicts[t]) for t in task_ids}
+    multi = any(len(solutions[t]) > 1 for t in task_ids)  # n = 1 files keep their schema, byte for byte
+    samples = [(t, i, s, verdicts[(t, s)]) for t in task_ids for i, s in enumerate(solutions[t])]
+    flags = {}  # per distinct program
+    extra = [benchmark.row_fields(dataset.problems[t], s, v) for t, _, s, v in samples]
     rows = [
-        {"benchmark": benchmark.result_name, "task_id": t, "base_status": verdicts[t].base_status,
-         "plus_status": verdicts[t].plus_status, "base_pass": verdicts[t].base_status == "pass",
-         "plus_pass": (None if verdicts[t].plus_status is None
-                       else verdicts[t].base_status == "pass" and verdicts[t].plus_status == "pass"),
-         "detail": verdicts[t].detail, "excluded": t in excluded, "dataset_hash": dataset.hash,
-         "sandbox": sandbox_info.get("backend"), "flags": gaming_flags(solutions[t])} | extra[t]
+        {"benchmark": benchmark.result_name, "task_id": t} | ({"sample_index": i} if multi else {})
+        | {"base_status": v.base_status, "plus_status": v.plus_status, "base_pass": v.base_status == "pass",
+           "plus_pass": (None if v.plus_status is None else v.base_status == "pass" and v.plus_status == "pass"),
+           "detail": v.detail, "excluded": t in excluded, "dataset_hash": dataset.hash,
+           "sandbox": sandbox_info.get("backend"),
+           "flags": flags[s] if s in flags else flags.setdefault(s, gaming_flags(s))} | fields
         | ({"excluded_reason": excluded[t]} if t in excluded else {})
-        for t in task_ids
+        for (t, i, s, v), fields in zip(samples, extra, strict=True)
     ]
     pass_at_k = benchmark.pass_at_k(rows)
     prov = {
@@ -258,15 +221,14 @@ def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandb
         "limits": benchmark.limits_key(),
         **provenance.environment(),
     }
+    entries: dict[str, list] = {t: [] for t in task_ids}
+    for (t, _, s, v), fields in zip(samples, extra, strict=True):
+        entries[t].append({"task_id": t, "solution": s, "base_status": v.base_status, "plus_status": v.plus_status,
+                           "base_fail_tests": v.base_fail_tests, "plus_fail_tests": v.plus_fail_tests} | fields)
     results = {
         "date": datetime.now().strftime("%Y-%m-%d %H:%M"),
         "hash": dataset.hash,
-        "eval": {
-            t: [{"task_id": t, "solution": solutions[t], "base_status": verdicts[t].base_status,
-                 "plus_status": verdicts[t].plus_status, "base_fail_tests": verdicts[t].base_fail_tests,
-                 "plus_fail_tests": verdicts[t].plus_fail_tests} | extra[t]]
-            for t in task_ids
-        },
+        "eval": entries,
         "pass_at_k": pass_at_k,
         "provenance": prov,
     }
@@ -276,25 +238,51 @@ def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandb
     # Both files appear together (one directory swap): a reader never pairs one run's rows with another's summary.
     outdir.publish(output, {"results.jsonl": jsonl_bytes(rows), "eval_results.json": json_bytes(results)},
                    keep_others=not cfg.overwrite)
-    summary = EvaluateSummary(benchmark.name, n, base_pass, plus_pass, executed, str(output), len(excluded))
+    scored = [r for r in rows if not r["excluded"]]
+    n = len({r["task_id"] for r in scored})
+    base_pass = sum(r["base_pass"] for r in scored)
+    plus_pass = sum(bool(r["plus_pass"]) for r in scored)
+    summary = EvaluateSummary(benchmark.name, n, base_pass, plus_pass, executed, str(output), len(excluded),
+                              samples=len(scored))
     if not quiet:
         total = len(task_ids)
-        print(f"{benchmark.result_name} ({dataset.name} {dataset.version}, md5 {dataset.hash}), {total} tasks, "
+        checked = (f"{total} tasks" if not multi else
+                   f"{total} tasks, {len(samples)} samples ({distinct} distinct programs)")
+        print(f"{benchmark.result_name} ({dataset.name} {dataset.version}, md5 {dataset.hash}), {checked}, "
               f"sandbox {sandbox_info.get('backend')}, {executed} checked now, "
-              f"{total - executed - same_as_gate} from cache"
+              f"{(distinct if multi else total) - executed - same_as_gate} from cache"
               + (f", {same_as_gate} same as the ground-truth gate's run" if same_as_gate else ""))
         if excluded:
             print(f"  ground-truth gate: {len(excluded)} task(s) excluded (canonical solution fails here), "
                   f"pass@1 over the other {n}:")
             for task_id, why in excluded.items():
                 print(f"    {task_id}: {why}")
-        print(f"  {benchmark.name} (base tests)  pass@1: {summary.base_pass_at_1:.3f}  ({base_pass}/{n})")
-        if benchmark.has_plus:
-            print(f"  {benchmark.name}+ (base + extra) pass@1: {summary.plus_pass_at_1:.3f}  ({plus_pass}/{n})")
+        if multi:
+            print(f"  n samples per task: {min(len(solutions[t]) for t in task_ids)}"
+                  f"–{max(len(solutions[t]) for t in task_ids)}; unbiased pass@k (evalplus's estimator):")
+            for line in _pass_at_k_lines(benchmark, pass_at_k):
+                print(line)
+        else:
+            print(f"  {benchmark.name} (base tests)  pass@1: {summary.base_pass_at_1:.3f}  ({base_pass}/{n})")
+            if benchmark.has_plus:
+                print(f"  {benchmark.name}+ (base + extra) pass@1: {summary.plus_pass_at_1:.3f}  ({plus_pass}/{n})")
         for line in benchmark.score_lines(pass_at_k, n):
             print(line)
         print(f"  written: {output / 'eval_results.json'}, {output / 'results.jsonl'}")
     return summary
+
+
+def _pass_at_k_lines(benchmark, pass_at_k: dict) -> list[str]:
+    """evalplus's keys and ours, one line per split (BigCodeBench's flat dict: one line)."""
+    own = pass_at_k.get("fgit_bench", {})
+    splits = [(label, {**pass_at_k.get(split, {}), **own.get(split, {})}) for split, label in
+              (("base", f"{benchmark.name} (base tests)"), ("plus", f"{benchmark.name}+ (base + extra)"))
+              if split in pass_at_k]
+    if not splits:
+        splits = [(benchmark.result_name, {k: v for k, v in pass_at_k.items() if k.startswith("pass@")})]
+    return [f"  {label}  " + "  ".join(f"{k}: {v:.3f}" for k, v in sorted(values.items(),
+                                                                         key=lambda kv: int(kv[0][5:])))
+            for label, values in splits]
 
 
 class _Progress:

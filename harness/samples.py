@@ -19,8 +19,9 @@ def check_text(where: str, key: str, value) -> None:
             from None
 
 
-def read_samples(path: str | Path, known_tasks: dict) -> dict[str, dict]:
-    """task_id -> sample row. Every problem is bad input with one clear line; greedy means one sample per task."""
+def read_samples(path: str | Path, known_tasks: dict) -> dict[str, list[dict]]:
+    """task_id -> its sample rows in file order (evalplus's format takes any number of samples per task: pass@k
+    from n samples). Every problem is bad input with one clear line."""
     path = Path(path)
     if not path.is_file():
         raise BadInput(f"samples file not found: {path}")
@@ -28,7 +29,7 @@ def read_samples(path: str | Path, known_tasks: dict) -> dict[str, dict]:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path}: not UTF-8 (byte {exc.start})") from None
-    samples: dict[str, dict] = {}
+    samples: dict[str, list[dict]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -46,15 +47,13 @@ def read_samples(path: str | Path, known_tasks: dict) -> dict[str, dict]:
             raise BadInput(f"{where}: no task_id")
         if task_id not in known_tasks:
             raise BadInput(f"{where}: unknown task_id {task_id!r}")
-        if task_id in samples:
-            raise BadInput(f"{where}: second sample for {task_id} (greedy pass@1 takes one sample per task)")
         for key in ("solution", "completion"):
             if row.get(key) is not None and not isinstance(row[key], str):
                 raise BadInput(f"{where}: {key} must be a string")
             check_text(where, key, row.get(key))
         if row.get("solution") is None and row.get("completion") is None:
             raise BadInput(f"{where}: neither solution nor completion")
-        samples[task_id] = row
+        samples.setdefault(task_id, []).append(row)
     if not samples:
         raise BadInput(f"{path}: no samples")
     return samples

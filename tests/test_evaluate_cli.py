@@ -95,12 +95,10 @@ def test_rerun_reuses_results_and_overwrite_recomputes(tmp_path, problems):
         (b'{"task_id": "HumanEval/0", "solution": "x"}\nnot json\n', "not a JSON line"),
         (b'{"solution": "def f(): pass"}\n', "no task_id"),
         (b'{"task_id": "HumanEval/99999", "solution": "x"}\n', "unknown task_id"),
-        (b'{"task_id": "HumanEval/0", "solution": "a"}\n{"task_id": "HumanEval/0", "solution": "b"}\n',
-         "second sample for HumanEval/0"),
         (b'{"task_id": "HumanEval/0", "solution": "\xff\xfe"}\n', "not UTF-8"),
         (b"", "no samples"),
     ],
-    ids=["non-jsonl", "no-task-id", "unknown-task", "duplicate", "non-utf8", "empty"],
+    ids=["non-jsonl", "no-task-id", "unknown-task", "non-utf8", "empty"],
 )
 def test_bad_samples_exit_2(tmp_path, content, fragment):
     samples = tmp_path / "bad.jsonl"

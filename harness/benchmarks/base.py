@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from harness.core import passk
 from harness.core.errors import BadInput
 from harness.core.registry import Registry
 from sandboxes.base import Limits, Sandbox
@@ -161,6 +162,17 @@ class Benchmark(ABC):
     @abstractmethod
     def verdict(self, dataset: Dataset, task_id: str, result: JobResult) -> Verdict: ...
 
+    def group_check_jobs(self, dataset: Dataset, oracle: Any, task_id: str,
+                         programs: list[str]) -> list[tuple[list[str], CheckJob]] | None:
+        """Several distinct programs of one task as few jobs (the task's inputs and limits sent once per job):
+        [(programs, job)], a one-program group being `check_job`'s job. None: one `check_job` per program."""
+        return None
+
+    def split_group_result(self, result: JobResult, count: int) -> list[JobResult]:
+        """A grouped job's result as one result per program, in the group's order (only for jobs of
+        `group_check_jobs`, and only for a result without `error`)."""
+        raise NotImplementedError
+
     def limits_key(self) -> dict:
         """Everything besides the code that changes a verdict (for the verdict cache key)."""
         return {}
@@ -177,13 +189,30 @@ class Benchmark(ABC):
 
     def pass_at_k(self, rows: list[dict]) -> dict:
         """eval_results.json's `pass_at_k` from the per-task results rows (results.jsonl), excluded tasks left out;
-        evaluation and `merge` (over the union of shards) both compute it here. evalplus's schema by default."""
+        evaluation and `merge` (over the union of shards) both compute it here. evalplus's schema by default.
+
+        With several samples per task (rows with `sample_index`): evalplus's estimator and keys (pass@1, 10, 100
+        where every task has that many samples) under base/plus, and pass@5, 25 in our own field."""
         scored = [r for r in rows if not r["excluded"]]
+        if is_multi_sample(rows):
+            return self.pass_at_k_from_n(scored)
         n = max(len(scored), 1)
         pass_at_k = {"base": {"pass@1": sum(bool(r["base_pass"]) for r in scored) / n}}
         if self.has_plus:
             pass_at_k["plus"] = {"pass@1": sum(bool(r["plus_pass"]) for r in scored) / n}
         return pass_at_k
+
+    def pass_at_k_from_n(self, scored: list[dict]) -> dict:
+        """evalplus's pass_at_k for n samples per task (scored rows only), and our own field `fgit_bench`."""
+        totals = task_counts(scored, lambda r: True)
+        splits = {"base": task_counts(scored, lambda r: bool(r["base_pass"]))}
+        if self.has_plus:
+            splits["plus"] = task_counts(scored, lambda r: bool(r["plus_pass"]))
+        result = {split: passk.pass_at_k(totals, counts) for split, counts in splits.items()}
+        result["fgit_bench"] = {split: passk.pass_at_k(totals, counts, passk.OWN_KS) for split, counts in
+                                splits.items()} | {"tasks": len(totals), "samples": sum(totals),
+                                                   "n_min": min(totals, default=0), "n_max": max(totals, default=0)}
+        return result
 
     def row_fields(self, problem: dict, solution: str, verdict: Verdict) -> dict:
         """Per-task scores besides the verdict (e.g. a repair's exact match), added to results.jsonl rows and to
@@ -198,6 +227,19 @@ class Benchmark(ABC):
                      verdicts: dict[str, Verdict], excluded: dict[str, str], pass_at_k: dict) -> dict | None:
         """eval_results.json in the upstream harness's own schema (with `pass_at_k`); None: evalplus's schema."""
         return None
+
+
+def is_multi_sample(rows: list[dict]) -> bool:
+    """results.jsonl rows of a samples file with several samples per task carry `sample_index`."""
+    return any("sample_index" in r for r in rows)
+
+
+def task_counts(rows: list[dict], passed) -> list[int]:
+    """Per task (in order of first appearance), how many of its rows `passed(row)` holds for."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["task_id"]] = counts.get(row["task_id"], 0) + bool(passed(row))
+    return list(counts.values())
 
 
 BENCHMARKS: Registry[type[Benchmark]] = Registry("benchmark", Benchmark, package="harness.benchmarks",

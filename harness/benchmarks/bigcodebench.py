@@ -29,8 +29,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.benchmarks.base import BENCHMARKS, Benchmark, CheckJob, Dataset, GatePlan, Verdict
-from harness.core import cache_entry
+from harness.benchmarks.base import (
+    BENCHMARKS,
+    Benchmark,
+    CheckJob,
+    Dataset,
+    GatePlan,
+    Verdict,
+    is_multi_sample,
+    task_counts,
+)
+from harness.core import cache_entry, passk
 from harness.core.data import find_release_file
 from harness.core.errors import InfraError
 from harness.core.hashing import json_digest
@@ -46,6 +55,7 @@ MAX_STACK_LIMIT_MB = 10
 EFFECTIVE_TIMEOUT = max(TIMEOUT_LIMIT, MIN_TIME_LIMIT, GT_TIME_LIMIT) + 1  # 241 s, as untrusted_check computes it
 JOB_SLACK = 15.0  # untrusted_check joins its child for timeout + 1 s, plus the Manager process start-up
 CALIBRATION = "\n    pass\n"
+BCB_KS = (1, 5, 10)  # bigcodebench.evaluate's default --pass_k
 # Imported once per worker, before untrusted_check forks: the most used libraries of the tasks (see jobs.py).
 PRELOAD = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "scipy", "scipy.stats", "sklearn", "seaborn")
 # Measured check times of the Hard canonical solutions: on a cold ground-truth cache they order the gate (longest
@@ -210,29 +220,45 @@ class BigCodeBench(Benchmark):
 
     # --- output -----------------------------------------------------------------------------------------------
     def pass_at_k(self, rows: list[dict]) -> dict:
-        """bigcodebench's pass_at_k.json content, with our gate: pass@1 over the tasks whose canonical solution
-        passes here, and upstream's denominator (every task) as pass@1_all_tasks."""
+        """bigcodebench's pass_at_k.json content, with our gate: pass@k over the tasks whose canonical solution
+        passes here, and upstream's denominator (every task) as pass@k_all_tasks. With n samples per task: its
+        estimator (evalplus's) for its default k (1, 5, 10) where every task has n ≥ k, and 25, 100 in our field."""
         scored = [r for r in rows if not r["excluded"]]
+        if is_multi_sample(rows):
+            totals, passed = task_counts(scored, lambda r: True), task_counts(scored, lambda r: r["base_pass"])
+            all_totals, all_passed = task_counts(rows, lambda r: True), task_counts(rows, lambda r: r["base_pass"])
+            rates = passk.pass_at_k(totals, passed, BCB_KS)
+            rates |= {f"{k}_all_tasks": v for k, v in passk.pass_at_k(all_totals, all_passed, BCB_KS).items()}
+            rates["fgit_bench"] = {"pass_at_k": passk.pass_at_k(totals, passed, (25, 100)), "tasks": len(totals),
+                                   "samples": sum(totals), "n_min": min(totals, default=0),
+                                   "n_max": max(totals, default=0)}
+            tasks = {r["task_id"] for r in rows}
+            scored_tasks = len({r["task_id"] for r in scored})
+        else:
+            rates = {"pass@1": sum(r["base_pass"] for r in scored) / len(scored) if scored else 0.0,
+                     "pass@1_all_tasks": sum(r["base_pass"] for r in rows) / len(rows) if rows else 0.0}
+            tasks, scored_tasks = rows, len(scored)
         return {
-            "pass@1": sum(r["base_pass"] for r in scored) / len(scored) if scored else 0.0,
-            "pass@1_all_tasks": sum(r["base_pass"] for r in rows) / len(rows) if rows else 0.0,
+            **rates,
             "split": self.split, "subset": self.subset, "calibrated": self.calibrated,
-            "gt_pass_rate": len(scored) / len(rows) if rows else 0.0,
-            "failed_tasks": [r["task_id"] for r in rows if r["excluded"]],
-            "scored_tasks": len(scored),
+            "gt_pass_rate": scored_tasks / len(tasks) if tasks else 0.0,
+            "failed_tasks": list(dict.fromkeys(r["task_id"] for r in rows if r["excluded"])),
+            "scored_tasks": scored_tasks,
             "note": "pass@1 is over the tasks whose canonical solution passes in this environment; tasks in "
                     "failed_tasks are excluded (see `excluded`), not counted as model failures. "
                     "pass@1_all_tasks counts them as failures, as upstream does.",
         }
 
-    def eval_results(self, dataset: Dataset, task_ids: list[str], solutions: dict[str, str],
-                     verdicts: dict[str, Verdict], excluded: dict[str, str], pass_at_k: dict) -> dict:
-        """bigcodebench's eval_results.json ({"date", "eval"}) with its pass_at_k.json content and our gate."""
+    def eval_results(self, dataset: Dataset, task_ids: list[str], solutions: dict[str, list[str]],
+                     verdicts: dict[tuple[str, str], Verdict], excluded: dict[str, str], pass_at_k: dict) -> dict:
+        """bigcodebench's eval_results.json ({"date", "eval"}: one entry per sample, in file order) with its
+        pass_at_k.json content and our gate."""
         return {
             "date": datetime.now().strftime("%Y-%m-%d %H:%M"),
             "hash": dataset.hash,
-            "eval": {t: [{"task_id": t, "solution": solutions[t], "status": verdicts[t].base_status,
-                          "details": {f["test"]: f["trace"] for f in verdicts[t].base_fail_tests}}]
+            "eval": {t: [{"task_id": t, "solution": s, "status": verdicts[(t, s)].base_status,
+                          "details": {f["test"]: f["trace"] for f in verdicts[(t, s)].base_fail_tests}}
+                         for s in solutions[t]]
                      for t in task_ids},
             "pass_at_k": pass_at_k,
             "excluded": {t: excluded[t] for t in task_ids if t in excluded},

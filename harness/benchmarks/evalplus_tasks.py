@@ -28,6 +28,8 @@ MIN_TIME_LIMIT = 1.0  # evalplus 0.3.1 DEFAULT_MIN_TIME_LIMIT
 GT_TIME_LIMIT_FACTOR = 4.0  # evalplus 0.3.1 DEFAULT_GT_TIME_LIMIT_FACTOR
 TIMEOUT_PER_STAGE = 60.0  # evalplus caps one untrusted_check at 60 s (EVALPLUS_TIMEOUT_PER_TASK)
 GT_FORMAT = 3  # of the ground-truth file: 3 = one codec JSON text per expected output; 2 was codec data, 1 a pickle
+GROUP_OUTPUT_BYTES = 64 << 20  # a grouped check's programs: at most this much ground truth between them
+GROUP_MAX_PROGRAMS = 32
 JUDGE = "outside-1"  # where verdicts are decided (part of the verdict key): outputs judged outside the sandbox
 
 
@@ -141,6 +143,34 @@ class EvalPlusBenchmark(Benchmark):
                    "base_limits": limits["base"], "plus_limits": limits["plus"]}
         cost = sum(expected["base_time"]) + sum(expected["plus_time"])
         return CheckJob("evalplus_outputs", payload, timeout=stages + 5, cost=cost)
+
+    def group_check_jobs(self, dataset: Dataset, oracle: dict, task_id: str,
+                         programs: list[str]) -> list[tuple[list[str], CheckJob]]:
+        """The programs of one task in `evalplus_outputs_many` jobs: inputs and limits sent once per job, each
+        program run as `evalplus_outputs` runs it. A job's programs are capped so that their answers (about the
+        size of the task's stored ground truth each) stay under GROUP_OUTPUT_BYTES: a task with huge outputs
+        (HumanEval/130) gets one job per program."""
+        jobs = [self.check_job(dataset, oracle, task_id, p) for p in programs]
+        size = len(oracle.stored[task_id]) if isinstance(oracle, _StoredOracle) else 0
+        per_job = max(1, min(GROUP_MAX_PROGRAMS, GROUP_OUTPUT_BYTES // max(size, 1)))
+        groups = []
+        for start in range(0, len(jobs), per_job):
+            chunk = jobs[start:start + per_job]
+            if len(chunk) == 1:
+                groups.append(([programs[start]], chunk[0]))
+                continue
+            shared = {k: v for k, v in chunk[0].payload.items() if k != "solution"}
+            payload = {**shared, "solutions": [job.payload["solution"] for job in chunk]}
+            groups.append((programs[start:start + per_job],
+                           CheckJob("evalplus_outputs_many", payload, timeout=sum(j.timeout for j in chunk),
+                                    cost=sum(j.cost for j in chunk))))
+        return groups
+
+    def split_group_result(self, result: JobResult, count: int) -> list[JobResult]:
+        values = result.value["results"]
+        if len(values) != count:
+            raise InfraError(f"a grouped check returned {len(values)} results for {count} programs")
+        return [JobResult(value=value, seconds=result.seconds / count) for value in values]
 
     def verdict(self, dataset: Dataset, task_id: str, result: JobResult) -> Verdict:
         if result.error:  # the worker itself timed out, ran out of memory or broke: no test passed

@@ -17,10 +17,11 @@ import hashlib
 import json
 from pathlib import Path
 
-from harness.benchmarks.base import BENCHMARKS, Dataset, Verdict
+from harness.benchmarks.base import BENCHMARKS, Dataset, Verdict, is_multi_sample, task_counts
 from harness.benchmarks.evalplus_tasks import EvalPlusBenchmark
 from harness.benchmarks.quixbugs_cases import ENTRY_POINT, build_cases, program_with_cases
 from harness.benchmarks.repair_match import exact_match, line_match
+from harness.core import passk
 from harness.core.data import find_release_file
 from harness.core.errors import BadInput
 from sandboxes.pool import JobResult
@@ -145,6 +146,16 @@ class QuixBugs(EvalPlusBenchmark):
 
     def pass_at_k(self, rows: list[dict]) -> dict:
         scored = [r for r in rows if not r["excluded"]]
+        if is_multi_sample(rows):  # the same estimator for each repair metric: plausible@k, exact@k, line_exact@k
+            totals = task_counts(scored, lambda r: True)
+            at_k = {key: passk.pass_at_k(totals, task_counts(scored, lambda r, key=key: r.get(key)),
+                                         tuple(sorted((*passk.UPSTREAM_KS, *passk.OWN_KS))))
+                    for key in ("exact_match", "line_exact_match", "plausible")}
+            names = {"exact_match": "exact", "line_exact_match": "line_exact", "plausible": "plausible"}
+            return {"base": passk.pass_at_k(totals, task_counts(scored, lambda r: r["base_pass"])),
+                    "repair": {key: at_k[key].get("pass@1", 0.0) for key in at_k},
+                    "repair_at_k": {f"{names[key]}@{k[5:]}": v for key in at_k for k, v in at_k[key].items()},
+                    "tasks": len(totals), "samples": sum(totals)}
         n = max(len(scored), 1)
         rate = {key: sum(bool(r.get(key)) for r in scored) / n
                 for key in ("exact_match", "line_exact_match", "plausible")}

@@ -94,6 +94,14 @@ def evalplus_outputs(job: dict) -> dict:
             for split in ("base", "plus")}
 
 
+@job
+def evalplus_outputs_many(job: dict) -> dict:
+    """Several programs of one task on the same inputs and limits (sent once): `evalplus_outputs` for each of
+    `solutions`, in order, each in its own child. {"results": [what evalplus_outputs returns]}."""
+    shared = {k: v for k, v in job.items() if k != "solutions"}
+    return {"results": [evalplus_outputs({**shared, "solution": solution}) for solution in job["solutions"]]}
+
+
 # --- BigCodeBench (runs in the bigcodebench environment: Python 3.10 with upstream's pinned libraries) ---
 
 _BCB_PRELOADED: set[str] = set()

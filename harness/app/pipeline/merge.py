@@ -88,10 +88,11 @@ def merge_benchmark(shards: dict[int, Path], output: Path) -> int:
         rows += _read_jsonl(directory / "eval" / "results.jsonl")
         documents.append(json.loads((directory / "eval" / "eval_results.json").read_text(encoding="utf-8")))
     ids = [r["task_id"] for r in rows]
-    if len(set(ids)) != len(ids):
+    samples_ids = [(r["task_id"], r.get("sample_index")) for r in rows]  # n samples per task: one row each
+    if len(set(samples_ids)) != len(samples_ids):
         raise BadInput(f"{output}: shards overlap (a task evaluated twice)")
-    order = {t: i for i, t in enumerate(sort_tasks(ids))}
-    rows.sort(key=lambda r: order[r["task_id"]])
+    order = {t: i for i, t in enumerate(sort_tasks(list(dict.fromkeys(ids))))}
+    rows.sort(key=lambda r: (order[r["task_id"]], r.get("sample_index") or 0))
     samples.sort(key=lambda r: order.get(r["task_id"], len(order)))
     write_jsonl(output / "samples.jsonl", samples)
     write_json(output / "eval" / "eval_results.json", _merge_eval_results(documents, rows))

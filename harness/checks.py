@@ -1,0 +1,104 @@
+"""Running the checks of an evaluation on the sandbox pool: the ground-truth gate first, then one job per program,
+or one job for several programs of a task where the benchmark can group them (the n samples of a task share its
+inputs, limits and ground truth: sent once per group, not once per sample).
+
+A grouped job that fails as a whole (the worker timed out, ran out of memory or broke: one program can do that to
+all) is not turned into verdicts: each of its programs is checked again alone, so that a verdict never depends on
+which other programs shared a job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.benchmarks.base import Benchmark, CheckJob, Dataset
+from sandboxes.base import Sandbox
+
+GATE_PRIORITY = 1e12  # gate jobs start before any check, the longest (by the benchmark's estimate) first
+
+
+@dataclass
+class Check:
+    task_id: str
+    programs: list[str]  # the distinct programs this job checks (one, or a group)
+    job: CheckJob
+
+    @property
+    def grouped(self) -> bool:
+        return len(self.programs) > 1
+
+
+def plan_checks(benchmark: Benchmark, dataset: Dataset, oracle, todo: dict[str, list[str]]) -> list[Check]:
+    """The jobs for `todo` (task -> distinct programs to check): grouped where the benchmark groups them."""
+    checks = []
+    for task_id, programs in todo.items():
+        groups = benchmark.group_check_jobs(dataset, oracle, task_id, programs) if len(programs) > 1 else None
+        if groups is None:
+            groups = [([p], benchmark.check_job(dataset, oracle, task_id, p)) for p in programs]
+        checks += [Check(task_id, group, job) for group, job in groups]
+    return checks
+
+
+def run_checks(sandbox: Sandbox, benchmark: Benchmark, dataset: Dataset, oracle, checks: list[Check], plan):
+    """Yield (task_id, program, result, reused) for every program of `checks`. Gate jobs (canonical solutions) go
+    first and their results to `plan.record`; a task's checks wait for its own gate job (never beside it: some
+    tasks bind fixed ports), then join the queue. Checks start longest first, by the benchmark's cost estimate or
+    the gate's time.
+
+    A check that is the very job its gate runs (same function, payload and timeout: a sample identical to the
+    canonical solution, as the benchmark runs it) is not run twice: the gate's result is its result (`reused`)."""
+    from sandboxes.pool import JobFeed
+
+    gate_jobs = plan.jobs if plan is not None else {}
+    feed = JobFeed()
+    for task_id, job in gate_jobs.items():
+        feed.put(("gate", task_id), job.function, job.payload, job.timeout, priority=GATE_PRIORITY + job.cost)
+    checks = list(checks)
+    waiting: dict[str, list[int]] = {}
+    pending = 0
+
+    def submit(index: int, priority: float) -> None:
+        nonlocal pending
+        job = checks[index].job
+        feed.put(("check", index), job.function, job.payload, job.timeout, priority=priority)
+        pending += 1
+
+    for index, check in enumerate(checks):
+        if check.task_id in gate_jobs:
+            waiting.setdefault(check.task_id, []).append(index)
+        else:
+            submit(index, check.job.cost)
+    gates_left = len(gate_jobs)
+    if not gates_left and not pending:
+        feed.close()
+        return
+    for (kind, key), result in sandbox.run_feed(feed):
+        if kind == "check":
+            pending -= 1
+            check = checks[key]
+            if not check.grouped:
+                yield check.task_id, check.programs[0], result, False
+            elif result.error:  # the group failed as a whole: each of its programs alone
+                for program in check.programs:
+                    checks.append(Check(check.task_id, [program],
+                                        benchmark.check_job(dataset, oracle, check.task_id, program)))
+                    submit(len(checks) - 1, check.job.cost / len(check.programs))
+            else:
+                for program, one in zip(check.programs, benchmark.split_group_result(result, len(check.programs)),
+                                        strict=True):
+                    yield check.task_id, program, one, False
+        else:
+            plan.record(key, result)
+            gates_left -= 1
+            for index in waiting.pop(key, []):
+                check = checks[index]
+                if not check.grouped and same_job(check.job, gate_jobs[key]):
+                    yield check.task_id, check.programs[0], result, True
+                else:
+                    submit(index, result.seconds)
+        if not gates_left and not pending:
+            feed.close()
+
+
+def same_job(check: CheckJob, gate: CheckJob) -> bool:
+    return (check.function, check.timeout, check.payload) == (gate.function, gate.timeout, gate.payload)
