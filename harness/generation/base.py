@@ -19,7 +19,12 @@ BATCH_MODES = ("plain", "invariant")
 
 @dataclass(frozen=True)
 class DecodingConfig:
-    """Greedy decoding settings. Everything that can change an output goes into the cache key (see `key_fields`)."""
+    """Decoding settings. Everything that can change an output goes into the cache key (see `key_fields`).
+
+    Greedy (temperature 0, one sample per task) is the default and keeps the keys it always had. Sampling
+    (temperature > 0): `n_samples` samples per task, sample i drawn with its own random stream seeded from
+    (seed, task, i) (`harness.generation.sampling`), so it depends on nothing else: not on the batch, the other
+    tasks or samples in it, the shard or a resume."""
 
     max_new_tokens: int = 768  # evalplus's default
     batch_size: int = 8
@@ -28,14 +33,46 @@ class DecodingConfig:
     dtype: str | None = None  # None: float32 on CPU, bfloat16 on CUDA
     device: str | None = None  # None: cuda when available, else cpu
     row_block: int | None = None  # invariant mode: fixed row count of every matmul call (None: per device)
-    greedy: bool = True
+    greedy: bool = True  # derived: temperature == 0 (kept as the key's first field)
+    n_samples: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "greedy", self.temperature == 0)
+
+    @property
+    def sampling(self) -> bool:
+        return not self.greedy
 
     def key_fields(self) -> dict:
-        """The fields that determine outputs. Batch size only matters in plain mode (that is the point of invariant)."""
+        """The fields that determine outputs. Batch size only matters in plain mode (that is the point of invariant).
+        Greedy: exactly the fields it always had. Sampling adds temperature, top-p and seed; the sample index is
+        added per sample by the runner (so n is not in the key: sample i of n = 4 is sample i of n = 8)."""
         fields = {"greedy": self.greedy, "max_new_tokens": self.max_new_tokens, "batch_mode": self.batch_mode}
         if self.batch_mode == "plain":
             fields["batch_size"] = self.batch_size
+        if self.sampling:
+            fields |= {"temperature": self.temperature, "top_p": self.top_p, "seed": self.seed}
         return fields
+
+    def recorded(self) -> dict:
+        """The decoding as recorded in a sample row: the key's fields, plus n where there are several samples."""
+        return self.key_fields() | ({"n_samples": self.n_samples} if self.n_samples > 1 else {})
+
+    def check(self) -> None:
+        """One line of bad input for settings that cannot be decoded."""
+        from harness.core.errors import BadInput
+
+        if self.n_samples < 1:
+            raise BadInput("--n-samples must be at least 1")
+        if not self.temperature >= 0:
+            raise BadInput("--temperature must be 0 (greedy) or more")
+        if not 0 < self.top_p <= 1:
+            raise BadInput("--top-p must be in (0, 1]")
+        if self.greedy and self.top_p != 1:
+            raise BadInput("--top-p needs --temperature > 0 (greedy decoding takes the most likely token)")
 
 
 @dataclass(frozen=True)
@@ -58,6 +95,8 @@ class GenerationRequest:
     stop: tuple[str, ...] = ()
     task_id: str = ""
     templated: bool = False  # the prompt text came from the chat template (harness.tokenization: no added specials)
+    sample: int = 0  # which of the task's n samples (sampling: selects its random stream)
+    seed: int | None = None  # sampling: the per-row seed (harness.generation.sampling.row_seed); None: greedy
 
 
 @dataclass(frozen=True)

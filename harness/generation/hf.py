@@ -198,11 +198,17 @@ class HFBackend(Backend):
                 ids[row, span] = torch.tensor(encoded[i])
                 mask[row, span] = 1
             stop = sorted({s for i in chunk for s in requests[i].stop})
+            sampling = self.decoding.sampling
+            if sampling:  # transformers samples from the global generator: seeded by the chunk's first row, so a
+                # chunk of one (invariant seq2seq) is its own row's stream; a plain batch is reproducible as batched
+                torch.manual_seed(requests[chunk[0]].seed)
             with torch.inference_mode():
                 out = model.generate(
                     input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
-                    max_new_tokens=self.decoding.max_new_tokens, do_sample=False, temperature=None, top_p=None,
-                    top_k=None, pad_token_id=pad, eos_token_id=sorted(eos), stop_strings=stop or None,
+                    max_new_tokens=self.decoding.max_new_tokens, do_sample=sampling,
+                    temperature=self.decoding.temperature if sampling else None,
+                    top_p=self.decoding.top_p if sampling else None, top_k=0 if sampling else None,
+                    pad_token_id=pad, eos_token_id=sorted(eos), stop_strings=stop or None,
                     tokenizer=self.tokenizer,
                 )
             first = 1 if seq2seq else width  # the first generated position
@@ -223,10 +229,12 @@ class HFBackend(Backend):
             tail = tok.decode(tokens[-_STOP_TAIL_TOKENS:], skip_special_tokens=True)
             return any(s in tail for s in stops)
 
-        decoder = InvariantDecoder(self.model, self._eos, self.row_block)
+        decoder = InvariantDecoder(self.model, self._eos, self.row_block, self.decoding.temperature,
+                                   self.decoding.top_p)
         decoder.generate(
             encoded, self.decoding.max_new_tokens, batch_size, stopped,
             lambda i, tokens: self._finish(requests[i], tokens, batch_size, on_output),
+            seeds=[r.seed for r in requests] if self.decoding.sampling else None,
         )
 
     def close(self) -> None:

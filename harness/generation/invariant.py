@@ -10,7 +10,8 @@ shapes that do not depend on the batch.
    function registered as `fgit_ragged`); no padding and no other sequence ever enters its softmax or sums.
 3. Linear layers in decode steps (q/k/v/o, MLP, lm_head, LoRA layers too): rows go to the kernel in chunks of a
    fixed `row_block` rows, zero-padded, so the kernel always sees one shape whatever the batch.
-4. Everything else is per row already (embedding, RMSNorm, RoPE, activations, argmax).
+4. Everything else is per row already (embedding, RMSNorm, RoPE, activations, argmax, and sampling: each row
+   draws from its own generator seeded from (seed, task, sample index), harness/generation/sampling.py).
 5. Continuous batching: a finished sequence leaves and the next prompt is prefilled into its slot.
 
 The outputs are a function of (model, prompt, row_block, device and kernels) only: the same at batch 1 and batch B.
@@ -39,8 +40,9 @@ _ROW_BLOCK: contextvars.ContextVar[int | None] = contextvars.ContextVar("fgit_ro
 class _Sequence:
     """One task in flight: its tokens and its own key/value buffers (one per layer, sized for the whole run)."""
 
-    def __init__(self, index: int, prompt_ids: list[int], capacity: int):
+    def __init__(self, index: int, prompt_ids: list[int], capacity: int, generator=None):
         self.index = index
+        self.generator = generator  # sampling: this row's own random stream; None: greedy
         self.prompt_ids = prompt_ids
         self.tokens: list[int] = []  # generated so far
         self.length = 0  # positions already in the key/value buffers
@@ -122,19 +124,28 @@ def invariant_model(model):
 class InvariantDecoder:
     """Greedy decoding with continuous batching whose outputs do not depend on the batch (see module docstring)."""
 
-    def __init__(self, model, eos_ids: set[int], row_block: int):
+    def __init__(self, model, eos_ids: set[int], row_block: int, temperature: float = 0.0, top_p: float = 1.0):
         self.model = model
+        self.temperature, self.top_p = temperature, top_p
         self.eos_ids = eos_ids
         self.row_block = row_block
         self.device = next(model.parameters()).device
         self.layers = model.config.get_text_config().num_hidden_layers
 
     def _forward(self, batch: list[_Sequence], input_ids: torch.Tensor, positions: torch.Tensor) -> list[int]:
-        """One step for `batch`; returns each sequence's greedy next token (argmax of float32 logits)."""
+        """One step for `batch`; returns each sequence's next token: the argmax of its float32 logits (greedy), or
+        a draw from them with its own generator (sampling)."""
         out = self.model(input_ids=input_ids, position_ids=positions, use_cache=False, logits_to_keep=1, fgit_batch=batch)
         for seq in batch:
             seq.length += input_ids.shape[1]
-        return out.logits[:, -1, :].float().argmax(dim=-1).tolist()
+        logits = out.logits[:, -1, :].float()
+        if all(seq.generator is None for seq in batch):
+            return logits.argmax(dim=-1).tolist()
+        from harness.generation.sampling import sample_token
+
+        return [int(logits[row].argmax().item()) if seq.generator is None
+                else sample_token(logits[row], self.temperature, self.top_p, seq.generator)
+                for row, seq in enumerate(batch)]
 
     def _prefill(self, seq: _Sequence) -> None:
         ids = torch.tensor([seq.prompt_ids], device=self.device)
@@ -155,10 +166,14 @@ class InvariantDecoder:
         batch_size: int,
         stopped: Callable[[list[int]], bool],
         on_done: Callable[[int, list[int]], None],
+        seeds: list[int | None] | None = None,
     ) -> None:
         """Decode every prompt with up to `batch_size` in flight; `on_done(i, tokens)` as each finishes.
 
-        `stopped(tokens)` says whether a stop string has appeared (the caller knows the tokenizer)."""
+        `stopped(tokens)` says whether a stop string has appeared (the caller knows the tokenizer). `seeds[i]`:
+        prompt i is sampled with a generator of that seed (None: greedy)."""
+        from harness.generation.sampling import make_generator
+
         pending = deque(range(len(prompts)))
         active: list[_Sequence] = []
 
@@ -169,7 +184,9 @@ class InvariantDecoder:
             while pending or active:
                 while pending and len(active) < batch_size:
                     i = pending.popleft()
-                    seq = _Sequence(i, prompts[i], len(prompts[i]) + max_new_tokens)
+                    seed = seeds[i] if seeds is not None else None
+                    seq = _Sequence(i, prompts[i], len(prompts[i]) + max_new_tokens,
+                                    None if seed is None else make_generator(seed))
                     self._prefill(seq)
                     if finished(seq):
                         on_done(seq.index, seq.tokens)

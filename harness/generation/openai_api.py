@@ -103,6 +103,9 @@ class OpenAIBackend(Backend):
 
     def _complete(self, request: GenerationRequest) -> tuple[str, int]:
         common = {"model": self.model_ref, "max_tokens": self.decoding.max_new_tokens, "temperature": 0.0}
+        if self.decoding.sampling:  # one request per sample, with the sample's own (seed, task, i) seed
+            common |= {"temperature": self.decoding.temperature, "top_p": self.decoding.top_p, "n": 1,
+                       "seed": request.seed}
         if isinstance(request.prompt, list):
             body = self._post("chat/completions", {**common, "messages": request.prompt})
             extract = lambda choice: (choice.get("message") or {}).get("content")  # noqa: E731

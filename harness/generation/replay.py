@@ -2,7 +2,8 @@
 
 Each row's model text is its `raw` if present, else its `solution`, else its `completion` (evalplus's formats), and
 goes through the same extraction as generated text, so outside samples get fgit-bench's provenance and sanitizer.
-Rows are matched by task_id; the first row of a task wins (greedy pass@1 uses one sample per task).
+Rows are matched by task_id; sample i of a task is the task's i-th row in the file (so an n-sample file replays
+as n samples per task with `--n-samples n`; with one sample per task, the first row of a task).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class ReplayBackend(Backend):
         self.path = Path(source)
         if not self.path.is_file():
             raise BadInput(f"--samples-from: no such file {source}")
-        self.rows: dict[str, dict] = {}
+        self.rows: dict[str, list[dict]] = {}
         with open(self.path, encoding="utf-8") as handle:
             for number, line in enumerate(handle, 1):
                 if not line.strip():
@@ -47,17 +48,20 @@ class ReplayBackend(Backend):
                     raise BadInput(f"{source}:{number}: a sample needs raw, solution or completion text")
                 for key in ("raw", "solution", "completion"):
                     check_text(f"{source}:{number}", key, row.get(key))
-                self.rows.setdefault(row["task_id"], row)
+                self.rows.setdefault(row["task_id"], []).append(row)
 
     def identity(self) -> BackendIdentity:
         return BackendIdentity("replay", self.model_ref or self.path.name, "file:" + file_digest(self.path), "none",
                                REPLAY_TEMPLATE, {"samples_from": str(self.path)})
 
-    def text_for(self, task_id: str, task_prompt: str) -> str:
+    def text_for(self, task_id: str, task_prompt: str, sample: int = 0) -> str:
         """The whole answer: a completion (evalplus format, or our direct-style raw) continues the task prompt."""
-        row = self.rows.get(task_id)
-        if row is None:
+        rows = self.rows.get(task_id)
+        if rows is None:
             raise BadInput(f"--samples-from {self.path} has no sample for {task_id}")
+        if sample >= len(rows):
+            raise BadInput(f"--samples-from {self.path} has {len(rows)} sample(s) for {task_id}, not {sample + 1}")
+        row = rows[sample]
         if isinstance(row.get("raw"), str):
             return task_prompt + row["raw"] if row.get("prompt_style") == "direct" else row["raw"]
         if isinstance(row.get("solution"), str):
@@ -69,4 +73,5 @@ class ReplayBackend(Backend):
 
     def generate(self, requests, on_output, batch_size=None) -> None:
         for request in requests:
-            on_output(GenerationOutput(request.index, self.text_for(request.task_id, request.prompt), 0, 1))
+            on_output(GenerationOutput(request.index, self.text_for(request.task_id, request.prompt, request.sample),
+                                       0, 1))

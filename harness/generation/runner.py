@@ -1,7 +1,8 @@
 """Generate samples for a benchmark: cache lookups, prompting, batched generation, extraction, provenance.
 
-Every finished task goes to the content-addressed cache at once (the journal), so a crash or Ctrl-C loses only the
-tasks in flight and a rerun generates only what is missing. Rows come back in benchmark order, one per task.
+Every finished sample goes to the content-addressed cache at once (the journal), so a crash or Ctrl-C loses only
+the samples in flight and a rerun generates only what is missing, mid-task included. Rows come back in benchmark
+order, one per task, or with n samples per task n rows per task (sample_index 0..n-1), each cached on its own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from harness.generation.base import (
 )
 from harness.generation.cache import GenerationCache
 from harness.generation.prompts import choose_style, extract, make_template
+from harness.generation.sampling import row_seed
 from harness.generation.tasks import TaskPrompt, task_prompts
 
 
@@ -47,7 +49,7 @@ class GenerateConfig:
 @dataclass
 class GenerationRun:
     rows: list[dict]
-    cached: int  # tasks answered from the cache
+    cached: int  # samples (tasks, at one per task) answered from the cache
     generated: int
     tokens: int
     seconds: float
@@ -79,6 +81,7 @@ def generate_samples(config: GenerateConfig, backend: Backend | None = None, dat
     """One row per selected task (benchmark order); `backend` may be passed in to reuse a loaded model, `dataset`
     (the loaded release) by a run that loaded it already."""
     config = resolve(config)
+    config.decoding.check()
     tasks: list[TaskPrompt] = task_prompts(config.benchmark, config.tasks, config.limit, config.subset, config.split,
                                            dataset=dataset, data_dir_ref=config.data_dir, options=config.options)
     cache = GenerationCache(config.cache_dir)
@@ -94,63 +97,95 @@ def generate_samples(config: GenerateConfig, backend: Backend | None = None, dat
     decoding_fields = config.decoding.key_fields()
     if not backend.batch_moves_outputs:
         decoding_fields.pop("batch_size", None)
-    keys = [cache.key(identity_fields, template_hash, decoding_fields, t.prompt) for t in tasks]
+    decoding = config.decoding
+    # one unit per (task, sample): greedy samples of a model are all the same output (one key, generated once);
+    # replayed samples are the file's rows, each its own
+    count = decoding.n_samples
+    units = [(t, i) for t in range(len(tasks)) for i in range(count)]
+    per_sample = decoding.sampling or not backend.cacheable
+
+    def unit_key(t: int, i: int) -> str:
+        fields = decoding_fields | ({"sample": i} if per_sample else {})
+        return cache.key(identity_fields, template_hash, fields, tasks[t].prompt)
+
+    keys = [unit_key(t, i) for t, i in units]
     sanitizer = f"evalplus {package_version('evalplus', 'absent')}"
 
     entries: dict[int, dict] = {}
     if config.use_cache and backend.cacheable:
-        for i, key in enumerate(keys):
+        for u, key in enumerate(keys):
             entry = cache.get(key)
             if entry is not None and entry.get("sanitizer") == sanitizer:
-                entries[i] = {**entry, "cached": True}
+                entries[u] = {**entry, "cached": True}
     cached = len(entries)
-    missing = [i for i in range(len(tasks)) if i not in entries]
+    # greedy n > 1: one generation per task, copied to its other samples
+    first_of = {}
+    missing = []
+    for u in range(len(units)):
+        if u in entries:
+            continue
+        if keys[u] in first_of:
+            continue
+        first_of[keys[u]] = u
+        missing.append(u)
 
     started = time.monotonic()
     tokens = 0
-    bar = _progress(len(tasks), cached, config.progress, f"generate {config.benchmark}")
+    bar = _progress(len(units), cached, config.progress, f"generate {config.benchmark}")
 
     def on_output(out: GenerationOutput) -> None:
         nonlocal tokens
-        task = tasks[out.index]
+        task = tasks[units[out.index][0]]
         solution, completion = extract(template, task.prompt, out.text, task.meta["entry_point"])
         entry = {"raw": out.text, "solution": solution, "completion": completion, "prompt": prompts[out.index],
                  "n_tokens": out.n_tokens, "batch_size": out.batch_size, "sanitizer": sanitizer,
                  "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         if backend.cacheable:
             cache.put(keys[out.index], entry)
-        entries[out.index] = {**entry, "cached": False}
+        for u in range(len(units)):
+            if keys[u] == keys[out.index] and u not in entries:
+                entries[u] = {**entry, "cached": False}
+                bar.update(1)
         tokens += out.n_tokens
         elapsed = max(time.monotonic() - started, 1e-9)
         bar.set_postfix_str(f"{tokens / elapsed:.1f} tok/s", refresh=False)
-        bar.update(1)
 
     prompts: dict[int, str | list] = {}
     try:
         requests = []
-        for i in missing:
-            prompts[i] = backend.render(template, tasks[i].prompt)
-            requests.append(GenerationRequest(i, prompts[i], template.stop, tasks[i].task_id,
-                                              templated=template.style == "chat"))
+        rendered: dict[int, str | list] = {}
+        for u in missing:
+            t, i = units[u]
+            if t not in rendered:
+                rendered[t] = backend.render(template, tasks[t].prompt)
+            prompts[u] = rendered[t]
+            requests.append(GenerationRequest(u, prompts[u], template.stop, tasks[t].task_id,
+                                              templated=template.style == "chat", sample=i,
+                                              seed=row_seed(decoding.seed, tasks[t].task_id, i)
+                                              if decoding.sampling else None))
         backend.generate(requests, on_output)
     except FgitBenchError as exc:
         done = len(entries)
-        if done < len(tasks) and backend.cacheable:
-            exc.args = (f"{exc} ({done} of {len(tasks)} tasks finished and cached; the same command resumes)",)
+        if done < len(units) and backend.cacheable:
+            what = "samples" if count > 1 else "tasks"
+            exc.args = (f"{exc} ({done} of {len(units)} {what} finished and cached; the same command resumes)",)
         raise
     finally:
         bar.close()
     seconds = time.monotonic() - started
-    rows = [_row(config, ident, template, template_hash, tasks[i], keys[i], entries[i]) for i in range(len(tasks))]
+    rows = [_row(config, ident, template, template_hash, tasks[t], keys[u], entries[u], i if count > 1 else None)
+            for u, (t, i) in enumerate(units)]
     return GenerationRun(rows, cached, len(missing), tokens, seconds)
 
 
-def _row(config, ident, template, template_hash, task: TaskPrompt, key: str, entry: dict) -> dict:
-    decoding = {**config.decoding.key_fields(), "batch_size": entry["batch_size"]}
+def _row(config, ident, template, template_hash, task: TaskPrompt, key: str, entry: dict,
+         sample: int | None = None) -> dict:
+    decoding = {**config.decoding.recorded(), "batch_size": entry["batch_size"]}
     for name in ("dtype", "device", "row_block"):
         if name in ident.engine:
             decoding[name] = ident.engine[name]
-    row = {"task_id": task.task_id, "solution": entry["solution"]}
+    row = {"task_id": task.task_id} | ({"sample_index": sample} if sample is not None else {})
+    row["solution"] = entry["solution"]
     if entry.get("completion") is not None:
         row["completion"] = entry["completion"]
     row.update(

@@ -67,7 +67,12 @@ class VLLMBackend(Backend):
         batch_size = batch_size or self.decoding.batch_size
         for start in range(0, len(requests), batch_size):  # chunks, so finished work is saved as it goes
             chunk = requests[start : start + batch_size]
+            # sampling: one request per sample, seeded with its own (seed, task, i) seed (vLLM gives a seeded
+            # request its own generator), so a sample depends on nothing else in the batch and is cached alone
             params = [SamplingParams(temperature=0.0, max_tokens=self.decoding.max_new_tokens, stop=list(r.stop))
+                      if not self.decoding.sampling else
+                      SamplingParams(n=1, temperature=self.decoding.temperature, top_p=self.decoding.top_p,
+                                     top_k=-1, seed=r.seed, max_tokens=self.decoding.max_new_tokens, stop=list(r.stop))
                       for r in chunk]
             # token ids, not text: vLLM would tokenize with its own special-token rule (harness.tokenization)
             prompts = [{"prompt_token_ids": encode_text(self._hf.tokenizer, r.prompt, r.templated)["input_ids"]}

@@ -1,4 +1,4 @@
-"""`fgit-bench generate`: greedy samples for a benchmark, cached and resumable, with provenance on every row."""
+"""`fgit-bench generate`: samples (greedy by default, or n per task sampled) for a benchmark, cached and resumable, with provenance on every row."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def register(subparsers) -> None:
     from harness.generation.base import DecodingConfig
 
     defaults = DecodingConfig()
-    p = subparsers.add_parser("generate", help="generate greedy samples (evalplus/bigcodebench format)")
+    p = subparsers.add_parser("generate", help="generate samples (evalplus/bigcodebench format): greedy, or --n-samples N sampled")
     p.add_argument("--model", default=None, help="smollm2 (default), a model dir, a .gguf, an adapter/artifact dir, "
                    "a hub id; for --backend openai the endpoint's model name")
     p.add_argument("--benchmark", required=True, help="a registered benchmark: humaneval, mbpp, bigcodebench, ... (a typo lists them all)")
@@ -28,6 +28,12 @@ def register(subparsers) -> None:
     p.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
     p.add_argument("--batch-mode", default=None, choices=["plain", "invariant"],
                    help="invariant (default for hf/vllm): outputs independent of batching; plain: ordinary batches")
+    p.add_argument("--n-samples", type=int, default=defaults.n_samples,
+                   help="samples per task (pass@k); each is cached on its own (default 1)")
+    p.add_argument("--temperature", type=float, default=defaults.temperature,
+                   help="0 (default): greedy; > 0: sampling, sample i of a task seeded from (seed, task, i)")
+    p.add_argument("--top-p", type=float, default=defaults.top_p, help="nucleus sampling mass (default 1)")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="sampling seed (default 0)")
     p.add_argument("--prompt-style", default="auto", choices=["auto", "direct", "chat", "seq2seq"],
                    help="auto: chat template if the model has one, else direct completion (causal models) or "
                         "source→target (encoder–decoder models)")
@@ -50,7 +56,9 @@ def run(args) -> int:
     if args.batch_size < 1 or args.max_new_tokens < 1:
         raise BadInput("--batch-size and --max-new-tokens must be at least 1")
     decoding = DecodingConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
-                              batch_mode=args.batch_mode, dtype=args.dtype, device=args.device)
+                              batch_mode=args.batch_mode, dtype=args.dtype, device=args.device,
+                              n_samples=args.n_samples, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
+    decoding.check()
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     config = GenerateConfig(
         model=args.model, benchmark=args.benchmark, subset=args.subset, split=args.split, limit=args.limit,

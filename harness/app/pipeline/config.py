@@ -39,6 +39,23 @@ class GenerationSettings:
     batch_mode: str = "invariant"  # one mode for every variant, so outputs are comparable
     dtype: str | None = None
     samples_from: str | None = None  # backend replay: a samples file; "{variant}" and "{benchmark}" are filled in
+    n_samples: int = 1  # samples per task (pass@k from n); greedy default: 1 at temperature 0
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0  # sampling: sample i of a task is seeded from (seed, task, i)
+
+
+SAMPLING_FIELDS = ("n_samples", "temperature", "top_p", "seed")
+
+
+def generation_key(settings: GenerationSettings) -> dict:
+    """[generation] as a stage key: the sampling fields only where they differ from greedy's defaults, so that a
+    greedy run keeps the stage keys it had before sampling existed."""
+    from harness.core.config import to_dict
+
+    defaults = GenerationSettings()
+    return {k: v for k, v in to_dict(settings).items()
+            if k not in SAMPLING_FIELDS or v != getattr(defaults, k)}
 
 
 @dataclass

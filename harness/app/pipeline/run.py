@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.app.pipeline.chaining import check_chains, start_model
-from harness.app.pipeline.config import BenchmarkSpec, RunConfig, check_plugin_tables, training_data_path
+from harness.app.pipeline.config import (
+    BenchmarkSpec,
+    RunConfig,
+    check_plugin_tables,
+    generation_key,
+    training_data_path,
+)
 from harness.app.pipeline.executor import LocalExecutor, StageExecutor
 from harness.app.pipeline.manifest import write_manifest
 from harness.app.pipeline.stages import StageRecord, run_stage
@@ -297,7 +303,7 @@ class ComparisonRun:
         directory = self.benchmark_dir(variant, plan)
         tasks = self.task_ids(plan)
         inputs = {"artifact": artifact_key, "benchmark": plan.label, "dataset": plan.dataset["hash"],
-                  "tasks": tasks, "generation": to_dict(settings)}
+                  "tasks": tasks, "generation": generation_key(settings)}
         unit = self.unit(variant)
         replay = settings.samples_from and settings.samples_from.format(
             variant=variant, name=unit.name, plugin=unit.plugin, benchmark=plan.label)
@@ -308,7 +314,9 @@ class ComparisonRun:
             options=plan.spec.benchmark_options(), tasks=tasks, data_dir=self.config.data_dir,
             backend=settings.backend,
             decoding=DecodingConfig(max_new_tokens=settings.max_new_tokens, batch_size=settings.batch_size,
-                                    batch_mode=settings.batch_mode, dtype=settings.dtype),
+                                    batch_mode=settings.batch_mode, dtype=settings.dtype,
+                                    n_samples=settings.n_samples, temperature=settings.temperature,
+                                    top_p=settings.top_p, seed=settings.seed),
             samples_from=replay or None,
             progress=sys.stderr.isatty())
 
@@ -320,7 +328,9 @@ class ComparisonRun:
                 backend_holder[key] = make_backend(config, GenerationCache(config.cache_dir))
             result = generate_samples(config, backend=backend_holder[key], dataset=plan.loaded)
             write_jsonl(directory / "samples.jsonl", result.rows)
-            return {"tasks": len(result.rows), "cached": result.cached, "generated": result.generated,
+            tasks_done = len({r["task_id"] for r in result.rows})
+            return {"tasks": tasks_done, **({"samples": len(result.rows)} if len(result.rows) != tasks_done else {}),
+                    "cached": result.cached, "generated": result.generated,
                     "tokens": result.tokens}
 
         return self._record(variant, plan.label, run_stage(f"{variant}/{plan.label}: generate",
