@@ -15,8 +15,10 @@
                   "p_value"}, ...]
     }
 
-The gate reads only `format`, `version` and `variants.*.*.tasks` / `excluded`; everything else is for people
-and may grow. Keys are sorted and the export has no timestamp, so an unchanged run exports identical bytes.
+With n samples per task (issue 25) a task's value in `tasks` is its pass rate c/n, each metric gets
+`n_samples`, and the export has a top-level `design` ({"n_samples", "temperature", "top_p"}): the gate compares
+pass@1-from-n and refuses a current run of another design. The gate reads only `format`, `version`, `design` and
+`variants.*.*.tasks` / `excluded`; everything else is for people and may grow. Keys are sorted and the export has no timestamp, so an unchanged run exports identical bytes.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 from harness.core import __version__, outdir
 from harness.core.errors import BadInput
 from harness.core.hashing import json_digest
+from leaderboards.passk_stats import sampled
 from leaderboards.stats import Leaderboard
 from leaderboards.table import (
     comparable,
@@ -68,13 +71,16 @@ def leaderboard_to_json(board: Leaderboard) -> dict:
     excluded = excluded_by_series(board.table)
     stats = board.pass_at_1.set_index(["variant", "metric"])
     variants: dict[str, dict] = {}
+    is_sampled = sampled(usable)
     for (variant, metric), group in usable.groupby(["variant", "metric"], sort=False):
         row = stats.loc[(variant, metric)]
-        passed = {str(t): bool(p) for t, p in zip(group["task_id"], group["passed"], strict=True)}
+        value = (lambda p: float(p)) if is_sampled else (lambda p: bool(p))
+        passed = {str(t): value(p) for t, p in zip(group["task_id"], group["passed"], strict=True)}
         variants.setdefault(variant, {})[metric] = {
             "benchmark": str(group["benchmark"].iloc[0]),
             "n": int(row["n"]),
-            "passed": int(row["passed"]),
+            **({"n_samples": int(group["n_samples"].max())} if is_sampled else {}),
+            "passed": float(row["passed"]) if is_sampled else int(row["passed"]),
             "pass_at_1": float(row["pass_at_1"]),
             "ci95": [float(row["ci_low"]), float(row["ci_high"])],
             "tasks": {t: passed[t] for t in sort_tasks(passed)},
@@ -95,6 +101,7 @@ def leaderboard_to_json(board: Leaderboard) -> dict:
             "mde": "minimum detectable effect at 80% power, alpha 0.05, from n and the discordance (Miller 2024)",
             "excluded_tasks": "dropped for every variant",
         },
+        **({"design": run_design(board.table, board.provenance.get("manifest") or {})} if is_sampled else {}),
         "variants": ordered,
         "paired": [{k: _clean(v) for k, v in row.items()} for row in board.paired.to_dict("records")],
         **grid_to_json(board),
@@ -133,19 +140,35 @@ class PassTable:
     """Per (variant, metric): task id → passed (excluded tasks left out), as the gate compares them."""
 
     source: str
-    tasks: dict[tuple[str, str], dict[str, bool]]
+    tasks: dict[tuple[str, str], dict[str, bool]]  # or task id → pass rate, with n samples per task
     excluded: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
+    design: dict = field(default_factory=lambda: dict(GREEDY_DESIGN))
+
+
+GREEDY_DESIGN = {"n_samples": 1, "temperature": 0.0, "top_p": 1.0}
+
+
+def run_design(table, manifest: dict) -> dict:
+    """The evaluation design of a run: n samples per task (from its results), temperature and top-p (its
+    manifest's [generation]; greedy where it has none)."""
+    generation = ((manifest or {}).get("config") or {}).get("generation") or {}
+    n = int(table["n_samples"].max()) if "n_samples" in table and not table.empty else 1
+    return {"n_samples": n, "temperature": float(generation.get("temperature", 0.0)),
+            "top_p": float(generation.get("top_p", 1.0))}
 
 
 def pass_table_from_run(run_dir: str | Path) -> PassTable:
     table = load_run(run_dir)
     usable = comparable(table)
+    value = float if sampled(usable) else bool
     tasks = {
-        (variant, metric): dict(zip(group["task_id"], map(bool, group["passed"]), strict=True))
+        (variant, metric): dict(zip(group["task_id"], map(value, group["passed"]), strict=True))
         for (variant, metric), group in usable.groupby(["variant", "metric"], sort=False)
     }
-    return PassTable(str(run_dir), tasks, excluded_by_series(table), run_provenance(run_dir))
+    provenance = run_provenance(run_dir)
+    return PassTable(str(run_dir), tasks, excluded_by_series(table), provenance,
+                     run_design(table, provenance.get("manifest") or {}))
 
 
 def _bad(path: Path, message: str) -> BadInput:
@@ -173,6 +196,10 @@ def pass_table_from_json(path: str | Path) -> PassTable:
         raise _bad(path, "'variants' must be a non-empty object")
     tasks: dict[tuple[str, str], dict[str, bool]] = {}
     excluded: dict[tuple[str, str], set[str]] = {}
+    design = document.get("design", GREEDY_DESIGN)
+    if not (isinstance(design, dict) and isinstance(design.get("n_samples"), int) and design["n_samples"] >= 1):
+        raise _bad(path, "'design' must be an object with n_samples >= 1")
+    rates = design["n_samples"] > 1
     for variant, metrics in variants.items():
         if not isinstance(metrics, dict):
             raise _bad(path, f"variants.{variant} must be an object")
@@ -180,7 +207,10 @@ def pass_table_from_json(path: str | Path) -> PassTable:
             where = f"variants.{variant}.{metric}"
             if not isinstance(entry, dict) or not isinstance(entry.get("tasks"), dict):
                 raise _bad(path, f"{where}.tasks must be an object of task id → true/false")
-            if not all(isinstance(v, bool) for v in entry["tasks"].values()):
+            if rates and not all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1
+                                 for v in entry["tasks"].values()):
+                raise _bad(path, f"{where}.tasks values must be pass rates in [0, 1] (design n_samples > 1)")
+            if not rates and not all(isinstance(v, bool) for v in entry["tasks"].values()):
                 raise _bad(path, f"{where}.tasks values must be true or false")
             dropped = entry.get("excluded", [])
             if not isinstance(dropped, list) or not all(isinstance(t, str) for t in dropped):
@@ -188,7 +218,8 @@ def pass_table_from_json(path: str | Path) -> PassTable:
             tasks[(variant, metric)] = dict(entry["tasks"])
             excluded[(variant, metric)] = set(dropped)
     provenance = document.get("provenance") if isinstance(document.get("provenance"), dict) else {}
-    return PassTable(str(path), tasks, excluded, provenance)
+    full_design = {**GREEDY_DESIGN, **{k: design[k] for k in GREEDY_DESIGN if k in design}}
+    return PassTable(str(path), tasks, excluded, provenance, full_design)
 
 
 def load_pass_table(path: str | Path) -> PassTable:

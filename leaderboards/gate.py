@@ -6,7 +6,10 @@ first ignores significant but negligible drops on large benchmarks, the second i
 
 The gate fails closed: every (variant, metric) series and every scored task of the baseline must be scored in the
 current run, else the run is incomplete and the gate exits 1 listing what is missing (a crash half-way must never
-go green). A task the baseline scored and the current run excludes (its ground truth fails now) counts as
+go green). With n samples per task the series are per-task pass rates: the drop is in pass@1-from-n (the mean
+rate), its p comes from the paired task bootstrap (McNemar needs one binary outcome per task), and a current run
+whose design (n, temperature, top-p) differs from the baseline's is refused (exit 2) unless
+`allow_design_change`. A task the baseline scored and the current run excludes (its ground truth fails now) counts as
 missing. `allow_missing` turns that into a warning. Tasks only the current run scored are listed and ignored.
 """
 
@@ -19,10 +22,13 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from harness.core import atomic
 from harness.core.errors import EXIT_OK, EXIT_REGRESSION, BadInput
 from leaderboards.baseline import PassTable, load_pass_table
-from leaderboards.defaults import DEFAULT_ALPHA, DEFAULT_MAX_DROP_PP
+from leaderboards.defaults import DEFAULT_ALPHA, DEFAULT_MAX_DROP_PP, DEFAULT_RESAMPLES, DEFAULT_SEED
+from leaderboards.passk_stats import rate_compare
 from leaderboards.stats import mcnemar_exact
 from leaderboards.table import order_metrics, order_variants, sort_tasks, variant_label
 
@@ -79,9 +85,19 @@ def compare_series(
     row.only_current = sort_tasks(current.keys() - baseline.keys())
     row.baseline_pass = sum(baseline[t] for t in shared)
     row.current_pass = sum(current[t] for t in shared)
-    row.lost = [t for t in shared if baseline[t] and not current[t]]
-    row.gained = [t for t in shared if current[t] and not baseline[t]]
-    if shared:
+    rates = any(not isinstance(v, bool) for v in (*baseline.values(), *current.values()))
+    if rates:  # n samples per task: pass@1-from-n, per-task pass rates; lost/gained: rates that fell/rose
+        row.lost = [t for t in shared if current[t] < baseline[t]]
+        row.gained = [t for t in shared if current[t] > baseline[t]]
+    else:
+        row.lost = [t for t in shared if baseline[t] and not current[t]]
+        row.gained = [t for t in shared if current[t] and not baseline[t]]
+    if shared and rates:  # the paired task bootstrap on the rates and its inverted p (McNemar needs n = 1)
+        row.p_value = rate_compare(np.array([current[t] for t in shared], float),
+                                   np.array([baseline[t] for t in shared], float), DEFAULT_RESAMPLES,
+                                   DEFAULT_SEED)[3]
+        row.regression = round(row.drop_pp, 9) > max_drop_pp and row.p_value < alpha
+    elif shared:
         row.p_value = mcnemar_exact(len(row.lost), len(row.gained))
         # Round away float noise so that a drop of exactly max_drop_pp is allowed.
         row.regression = round(row.drop_pp, 9) > max_drop_pp and row.p_value < alpha
@@ -146,8 +162,15 @@ def compare_tables(
     max_drop_pp: float = DEFAULT_MAX_DROP_PP,
     alpha: float = DEFAULT_ALPHA,
     allow_missing: bool = False,
+    allow_design_change: bool = False,
 ) -> GateReport:
     _check_thresholds(max_drop_pp, alpha)
+    if baseline.design != current.design and not allow_design_change:
+        differ = ", ".join(f"{k} {baseline.design.get(k)} → {current.design.get(k)}" for k in
+                           sorted(baseline.design.keys() | current.design.keys())
+                           if baseline.design.get(k) != current.design.get(k))
+        raise BadInput(f"the current run's design differs from the baseline's ({differ}): its pass@1 is not "
+                       "comparable; refresh the baseline, or pass --allow-design-change")
     keys = baseline.tasks.keys() | current.tasks.keys()
     variants = order_variants({v for v, _ in keys})
     metrics = order_metrics({m for _, m in keys})
@@ -192,12 +215,13 @@ def run_gate(
     max_drop_pp: float = DEFAULT_MAX_DROP_PP,
     alpha: float = DEFAULT_ALPHA,
     allow_missing: bool = False,
+    allow_design_change: bool = False,
 ) -> GateReport:
     """Baseline: a leaderboard JSON export or a run directory; current: a run directory (or an export)."""
     _check_thresholds(max_drop_pp, alpha)
     baseline = load_pass_table(Path(baseline_path))
     current = load_pass_table(Path(current_run_dir))
-    return compare_tables(baseline, current, max_drop_pp, alpha, allow_missing)
+    return compare_tables(baseline, current, max_drop_pp, alpha, allow_missing, allow_design_change)
 
 
 def _pct(value: float) -> str:

@@ -11,6 +11,8 @@ import pandas as pd
 
 from leaderboards.formatting import PALETTE, REFERENCE_TITLES, html_table, percent
 from leaderboards.grid_render import grid_html
+from leaderboards.passk_render import PASSK_NOTE, passk_curve, passk_rows
+from leaderboards.passk_stats import sampled
 from leaderboards.render import (
     flag_rows,
     interval_rows,
@@ -91,6 +93,8 @@ def bar_chart(board: Leaderboard, metric: str) -> str:
 def win_loss_matrix(board: Leaderboard, metric: str) -> str:
     """Tasks where some variant's outcome differs from Base: rows tasks, columns variants."""
     table = comparable(board.table)
+    if sampled(table.loc[table["metric"] == metric]):
+        return ""  # pass rates: the paired table compares them; a pass/fail matrix would hide them
     wide = table.loc[table["metric"] == metric].pivot(index="task_id", columns="variant", values="passed")
     others = [v for v in board.variants if v != "base" and v in wide.columns]
     if "base" not in wide.columns or not others:
@@ -149,6 +153,11 @@ def render_html(board: Leaderboard, report: Report | None = None) -> str:
         '<div class="charts">' + "".join(bar_chart(board, m) for m in board.metrics) + "</div>",
         html_table(*interval_rows(board)),
     ]
+    header, rows = passk_rows(board)
+    if rows:
+        body += ["<h2>pass@k from n samples per task, 95% intervals</h2>",
+                 '<div class="charts">' + "".join(passk_curve(board, m) for m in board.metrics) + "</div>",
+                 html_table(header, rows), f"<p>{escape(PASSK_NOTE)}</p>"]
     for reference, title in REFERENCE_TITLES.items():
         header, rows = paired_rows(board, reference)
         if rows:

@@ -14,6 +14,7 @@ from leaderboards.binomial import mcnemar_exact, paired_bootstrap, wilson_interv
 from leaderboards.defaults import DEFAULT_RESAMPLES, DEFAULT_SEED
 from leaderboards.grid import build_grid
 from leaderboards.grid_stats import holm, minimum_detectable_effect
+from leaderboards.passk_stats import pass_at_k_frame, rate_compare, sampled, task_bootstrap
 from leaderboards.table import comparable, order_metrics, order_variants
 
 REFERENCES = ("base", "sft")
@@ -47,14 +48,20 @@ def paired_compare(
     return PairedResult(variant.size, wins, losses, delta, low, high, mcnemar_exact(losses, wins))
 
 
-def pass_at_1_frame(table: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """One row per (variant, metric): n, passed, pass_at_1, ci_low, ci_high (Wilson), excluded tasks dropped."""
+def pass_at_1_frame(table: pd.DataFrame, confidence: float = 0.95, resamples: int = DEFAULT_RESAMPLES,
+                    seed: int = DEFAULT_SEED) -> pd.DataFrame:
+    """One row per (variant, metric): n, passed, pass_at_1, ci_low, ci_high (Wilson), excluded tasks dropped.
+    With n samples per task: pass@1 the mean pass rate, `passed` the sum of rates, the task-bootstrap interval."""
     table = comparable(table)
     rows = []
     for (variant, metric), group in table.groupby(["variant", "metric"], sort=False):
         n = len(group)
-        passed = int(group["passed"].sum())
-        low, high = wilson_interval(passed, n, confidence)
+        if sampled(group):
+            passed = float(group["passed"].sum())
+            low, high = task_bootstrap(group["passed"].to_numpy(float), resamples, seed, confidence)
+        else:
+            passed = int(group["passed"].sum())
+            low, high = wilson_interval(passed, n, confidence)
         rows.append(
             {
                 "variant": variant,
@@ -71,9 +78,13 @@ def pass_at_1_frame(table: pd.DataFrame, confidence: float = 0.95) -> pd.DataFra
 
 
 def outcome_matrix(table: pd.DataFrame, metric: str) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
-    """(task ids, variants, passed[task, variant], scored[task, variant]) for one metric, as numpy arrays."""
-    wide = table.loc[table["metric"] == metric].pivot(index="task_id", columns="variant", values="passed")
+    """(task ids, variants, passed[task, variant], scored[task, variant]) for one metric, as numpy arrays
+    (pass rates as floats where the metric has n samples per task)."""
+    chosen = table.loc[table["metric"] == metric]
+    wide = chosen.pivot(index="task_id", columns="variant", values="passed")
     scored = wide.notna().to_numpy(bool)
+    if sampled(chosen):
+        return list(wide.index), list(wide.columns), wide.fillna(0.0).to_numpy(float) * scored, scored
     passed = wide.fillna(False).to_numpy(bool) & scored
     return list(wide.index), list(wide.columns), passed, scored
 
@@ -124,7 +135,12 @@ def paired_frame(
                 both = scored[:, col] & scored[:, ref]
                 if not both.any():
                     continue
-                result = paired_compare(passed[both, col], passed[both, ref], resamples, seed, confidence)
+                if passed.dtype == bool:
+                    result = paired_compare(passed[both, col], passed[both, ref], resamples, seed, confidence)
+                else:  # per-task pass rates: the paired task bootstrap and its inverted p (no McNemar)
+                    delta, low, high, p, wins, losses = rate_compare(passed[both, col], passed[both, ref],
+                                                                     resamples, seed, confidence)
+                    result = PairedResult(int(both.sum()), wins, losses, delta, low, high, p)
                 rows.append(
                     {
                         "variant": variant,
@@ -182,6 +198,7 @@ class Leaderboard:
     seed: int
     provenance: dict
     grid: object = None  # leaderboards.grid.GridBoard: instances, seeds, sweep axes, training curves
+    pass_at_k: pd.DataFrame | None = None  # n samples per task: (variant, metric, k) → pass@k with its interval
 
     def notes(self) -> list[str]:
         """Caveats a reader must see: excluded tasks, variants scored on different task sets (the plugins' own
@@ -216,11 +233,12 @@ def build_leaderboard(
     seed: int = DEFAULT_SEED,
     curves: dict | None = None,
 ) -> Leaderboard:
-    pass_frame = pass_at_1_frame(table)
+    pass_frame = pass_at_1_frame(table, resamples=resamples, seed=seed)
     provenance = dict(provenance or {})
     return Leaderboard(
         table=table,
         pass_at_1=pass_frame,
+        pass_at_k=pass_at_k_frame(comparable(table), resamples, seed),
         paired=paired_frame(table, REFERENCES, resamples, seed),
         relative=relative_improvement(pass_frame) if not pass_frame.empty else pd.DataFrame(),
         variants=order_variants(table["variant"].unique()),

@@ -19,6 +19,9 @@ from leaderboards.naming import MetricSpec
 
 RESULTS_RELPATH = Path("eval") / "results.jsonl"
 COLUMNS = ["variant", "benchmark", "metric", "task_id", "passed", "status", "detail", "excluded", "flags"]
+SAMPLE_COLUMNS = ["n_samples", "correct"]  # only in tables of runs with n samples per task
+# With n samples per task (results rows with `sample_index`) a task's `passed` is its pass rate c/n (a float), and
+# `n_samples`/`correct` give n and c (pass@k); with one sample per task `passed` stays a bool, n 1, c 0 or 1.
 
 
 _STATUSES = {"pass", "fail", "timeout"}
@@ -120,7 +123,7 @@ def read_results(path: str | Path, benchmark_dir: str | None = None) -> list[dic
         data = path.read_bytes()
     except OSError as exc:
         raise BadInput(f"cannot read {path}: {exc.strerror}") from None
-    rows: dict[str, dict] = {}
+    rows: dict[tuple, dict] = {}
     for number, raw in enumerate(data.split(b"\n"), start=1):
         if not raw.strip():
             continue
@@ -129,13 +132,45 @@ def read_results(path: str | Path, benchmark_dir: str | None = None) -> list[dic
         if not benchmark:
             raise BadInput(f"{path}:{number}: missing key 'benchmark'")
         row["benchmark"] = benchmark
-        previous = rows.get(row["task_id"])
+        key = (row["task_id"], row.get("sample_index"))
+        previous = rows.get(key)
         if previous is not None and previous != row:
             raise BadInput(f"{path}:{number}: task {row['task_id']!r} appears twice with different results")
-        rows[row["task_id"]] = row
+        rows[key] = row
     if not rows:
         raise BadInput(f"{path} has no result rows")
+    if any(index is not None for _, index in rows):
+        return aggregate_samples(list(rows.values()))
     return list(rows.values())
+
+
+def aggregate_samples(rows: list[dict]) -> list[dict]:
+    """n samples per task → one row per task: each boolean result (base_pass, plus_pass, the benchmark's per-task
+    fields) as its pass rate c/n, with n and c kept in `_samples` (metric key → (n, c))."""
+    by_task: dict[str, list[dict]] = {}
+    for row in rows:
+        by_task.setdefault(row["task_id"], []).append(row)
+    out = []
+    for group in by_task.values():
+        first = dict(group[0])
+        first.pop("sample_index", None)
+        first["_samples"] = {}
+        for key, value in group[0].items():
+            if key in ("base_pass", "plus_pass") or (isinstance(value, bool) and key != "excluded"):
+                values = [r.get(key) for r in group]
+                if any(v is None for v in values):
+                    first[key] = None
+                    continue
+                correct = sum(bool(v) for v in values)
+                first[key] = correct / len(values)
+                first["_samples"][key] = (len(values), correct)
+        first["excluded"] = any(r.get("excluded") for r in group)
+        first["flags"] = sorted({f for r in group for f in (r.get("flags") or [])})
+        for status in ("base_status", "plus_status"):
+            if first.get(status) is not None:
+                first[status] = "pass" if all(r.get(status) == "pass" for r in group) else "fail"
+        out.append(first)
+    return out
 
 
 def _status(passed: bool, status: str | None) -> str:
@@ -151,12 +186,17 @@ def rows_to_records(variant: str, rows: list[dict]) -> list[dict]:
         specs = [(spec, row.get("plus_pass") if plus else row["base_pass"], plus)
                  for plus in (False, True) if (spec := metric_spec(row["benchmark"], plus)) is not None]
         specs += [(spec, row.get(spec.field), None) for spec in field_metrics(row["benchmark"])]
+        counts = row.get("_samples")
         for spec, passed, plus in specs:
             if passed is None:
                 continue
-            if not isinstance(passed, bool):
+            key = ("plus_pass" if plus else "base_pass") if plus is not None else spec.field
+            n, correct = counts[key] if counts is not None else (1, int(bool(passed)))
+            if counts is not None:
+                status = "pass" if correct == n else "fail"
+            elif not isinstance(passed, bool):
                 raise BadInput(f"{row['benchmark']} {row['task_id']}: {spec.field} must be true or false")
-            if plus is None:  # a per-task field: passed or not, whatever the tests' status
+            elif plus is None:  # a per-task field: passed or not, whatever the tests' status
                 status = "pass" if passed else "fail"
             else:
                 status = _status(passed, row.get("plus_status") if plus else row.get("base_status"))
@@ -166,11 +206,13 @@ def rows_to_records(variant: str, rows: list[dict]) -> list[dict]:
                     "benchmark": row["benchmark"],
                     "metric": spec.name,
                     "task_id": row["task_id"],
-                    "passed": bool(passed),
+                    "passed": bool(passed) if counts is None else float(passed),
                     "status": status,
                     "detail": str(detail),
                     "excluded": excluded,
                     "flags": ",".join(row.get("flags") or []),  # static gaming flags (harness/flags.py)
+                    "n_samples": n,
+                    "correct": correct,
                 }
             )
     return records
@@ -183,8 +225,12 @@ def empty_table() -> pd.DataFrame:
 def records_to_table(records: list[dict]) -> pd.DataFrame:
     if not records:
         return empty_table()
-    table = pd.DataFrame.from_records(records, columns=COLUMNS)
-    table["passed"] = table["passed"].astype(bool)
+    if any(r["n_samples"] > 1 for r in records):  # pass rates
+        table = pd.DataFrame.from_records(records, columns=COLUMNS + SAMPLE_COLUMNS)
+        table["passed"] = table["passed"].astype(float)
+    else:
+        table = pd.DataFrame.from_records(records, columns=COLUMNS)
+        table["passed"] = table["passed"].astype(bool)
     table["excluded"] = table["excluded"].astype(bool)
     return table.sort_values(["variant", "metric", "task_id"], kind="stable").reset_index(drop=True)
 

@@ -35,3 +35,14 @@ def pass_at_k(totals: list[int], corrects: list[int], ks=UPSTREAM_KS) -> dict[st
 def reportable_ks(n: int) -> list[int]:
     """Every k of either list that n samples per task can report, ascending."""
     return sorted(k for k in (*UPSTREAM_KS, *OWN_KS) if k <= n)
+
+
+def curve_ks(n: int) -> list[int]:
+    """The k of a leaderboard's pass@k table and curve for n samples: powers of two, the reported k and n itself,
+    all ≤ n (every k would be n columns)."""
+    ks = {k for k in (*UPSTREAM_KS, *OWN_KS, n) if k <= n}
+    power = 1
+    while power <= n:
+        ks.add(power)
+        power *= 2
+    return sorted(ks)

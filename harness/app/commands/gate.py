@@ -40,13 +40,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="a series or task of the baseline missing from the current run is a warning, not a failure",
     )
+    p.add_argument(
+        "--allow-design-change",
+        action="store_true",
+        help="compare even when the current run's n samples per task, temperature or top-p differ from the baseline's",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from leaderboards.gate import append_step_summary, run_gate  # pandas: only when the gate runs
 
-    report = run_gate(args.baseline, args.current, args.max_drop, args.alpha, args.allow_missing)
+    report = run_gate(args.baseline, args.current, args.max_drop, args.alpha, args.allow_missing,
+                      args.allow_design_change)
     if report.missing:
         kind = "warning" if args.allow_missing else "error"
         print(f"fgit-bench: {kind}: the current run is incomplete, missing {report.missing_summary()}",

@@ -100,6 +100,7 @@ def config_record(config: RunConfig) -> dict:
     for name in GRID_FIELDS:
         if getattr(config, name) == getattr(defaults, name):
             record.pop(name, None)
+    record["generation"] = generation_key(config.generation)  # greedy: the fields it had before sampling
     return record
 
 
