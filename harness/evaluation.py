@@ -21,6 +21,7 @@ from harness.core.atomic import json_bytes, jsonl_bytes
 from harness.core.data import cache_root, data_dir
 from harness.core.errors import BadInput
 from harness.core.hashing import file_digest, json_digest
+from harness.diversity import pairwise_similarity, program_id
 from harness.flags import gaming_flags
 from harness.samples import read_samples
 from sandboxes import make_sandbox
@@ -199,6 +200,13 @@ def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandb
     samples = [(t, i, s, verdicts[(t, s)]) for t in task_ids for i, s in enumerate(solutions[t])]
     flags = {}  # per distinct program
     extra = [benchmark.row_fields(dataset.problems[t], s, v) for t, _, s, v in samples]
+    if multi:  # diversity of a task's samples (harness/diversity.py): the program's normalised id, the task's
+        # mean pairwise similarity (the leaderboard counts distinct and distinct correct programs from the ids)
+        similarity = {t: pairwise_similarity(solutions[t]) for t in task_ids}
+        ids = {s: program_id(s) for t in task_ids for s in set(solutions[t])}
+        diversity = [{"program_id": ids[s], "pairwise_similarity": similarity[t]} for t, _, s, _ in samples]
+    else:
+        diversity = [{} for _ in samples]
     rows = [
         {"benchmark": benchmark.result_name, "task_id": t} | ({"sample_index": i} if multi else {})
         | {"base_status": v.base_status, "plus_status": v.plus_status, "base_pass": v.base_status == "pass",
@@ -206,8 +214,8 @@ def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandb
            "detail": v.detail, "excluded": t in excluded, "dataset_hash": dataset.hash,
            "sandbox": sandbox_info.get("backend"),
            "flags": flags[s] if s in flags else flags.setdefault(s, gaming_flags(s))} | fields
-        | ({"excluded_reason": excluded[t]} if t in excluded else {})
-        for (t, i, s, v), fields in zip(samples, extra, strict=True)
+        | ({"excluded_reason": excluded[t]} if t in excluded else {}) | more
+        for (t, i, s, v), fields, more in zip(samples, extra, diversity, strict=True)
     ]
     pass_at_k = benchmark.pass_at_k(rows)
     prov = {

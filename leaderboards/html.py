@@ -11,7 +11,7 @@ import pandas as pd
 
 from leaderboards.formatting import PALETTE, REFERENCE_TITLES, html_table, percent
 from leaderboards.grid_render import grid_html
-from leaderboards.passk_render import PASSK_NOTE, passk_curve, passk_rows
+from leaderboards.passk_render import DIVERSITY_NOTE, PASSK_NOTE, diversity_rows, passk_curve, passk_rows
 from leaderboards.passk_stats import sampled
 from leaderboards.render import (
     flag_rows,
@@ -158,6 +158,9 @@ def render_html(board: Leaderboard, report: Report | None = None) -> str:
         body += ["<h2>pass@k from n samples per task, 95% intervals</h2>",
                  '<div class="charts">' + "".join(passk_curve(board, m) for m in board.metrics) + "</div>",
                  html_table(header, rows), f"<p>{escape(PASSK_NOTE)}</p>"]
+    header, rows = diversity_rows(board)
+    if rows:
+        body += ["<h2>Diversity of the n samples</h2>", html_table(header, rows), f"<p>{escape(DIVERSITY_NOTE)}</p>"]
     for reference, title in REFERENCE_TITLES.items():
         header, rows = paired_rows(board, reference)
         if rows:

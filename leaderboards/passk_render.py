@@ -35,6 +35,35 @@ def passk_rows(board) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def diversity_rows(board) -> tuple[list[str], list[list[str]]]:
+    """Per (variant, metric) with n samples: mean over tasks of the distinct programs among the n, of the distinct
+    correct ones, and of the mean pairwise edit similarity (harness/diversity.py)."""
+    from leaderboards.passk_stats import sampled
+    from leaderboards.table import comparable
+
+    table = comparable(board.table)
+    if table.empty or not sampled(table) or "distinct" not in table:
+        return [], []
+    header = ["Variant", "Metric", "n", "Distinct programs", "Distinct correct", "Pairwise similarity"]
+    rows = []
+    for variant in board.variants:
+        for metric in board.metrics:
+            part = table.loc[(table["variant"] == variant) & (table["metric"] == metric)]
+            if part.empty or part["distinct"].isna().all():
+                continue
+            similarity = part["similarity"].dropna()
+            rows.append([variant_label(variant), metric, str(int(part["n_samples"].max())),
+                         f"{part['distinct'].astype(float).mean():.2f}",
+                         f"{part['distinct_correct'].astype(float).mean():.2f}",
+                         "–" if similarity.empty else f"{similarity.astype(float).mean():.3f}"])
+    return header, rows
+
+
+DIVERSITY_NOTE = ("Means over tasks. Distinct: programs that differ after QuixBugs' exact-match normaliser "
+                  "(whitespace, comments, docstrings ignored); distinct correct: those among the passing samples; "
+                  "pairwise similarity: 1 − Levenshtein distance / longer length, over all pairs of a task's n.")
+
+
 PASSK_NOTE = ("pass@k: evalplus's unbiased estimator 1 − C(n−c, k)/C(n, k) per task, averaged over tasks (k ≤ n "
               "only); pass@1 is the mean per-task pass rate. Intervals: percentile bootstrap over tasks. Paired "
               "rows compare per-task pass rates (paired task bootstrap, its inverted p; McNemar only where n = 1).")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from leaderboards.formatting import DASH, REFERENCE_TITLES, markdown_table, p_value_text, percent, signed_pp
 from leaderboards.grid_render import grid_markdown
-from leaderboards.passk_render import PASSK_NOTE, passk_rows
+from leaderboards.passk_render import DIVERSITY_NOTE, PASSK_NOTE, diversity_rows, passk_rows
 from leaderboards.sections import Report, Section
 from leaderboards.stats import Leaderboard
 from leaderboards.table import field_metric_names, variant_label
@@ -195,6 +195,9 @@ def render_markdown(board: Leaderboard, report: Report | None = None) -> str:
     if rows:
         parts += ["## pass@k (%) from n samples per task, 95% intervals", "", markdown_table(header, rows), "",
                   PASSK_NOTE, ""]
+    header, rows = diversity_rows(board)
+    if rows:
+        parts += ["## Diversity of the n samples", "", markdown_table(header, rows), "", DIVERSITY_NOTE, ""]
     for reference, title in REFERENCE_TITLES.items():
         header, rows = paired_rows(board, reference)
         if rows:

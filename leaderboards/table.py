@@ -19,7 +19,9 @@ from leaderboards.naming import MetricSpec
 
 RESULTS_RELPATH = Path("eval") / "results.jsonl"
 COLUMNS = ["variant", "benchmark", "metric", "task_id", "passed", "status", "detail", "excluded", "flags"]
-SAMPLE_COLUMNS = ["n_samples", "correct"]  # only in tables of runs with n samples per task
+# only in tables of runs with n samples per task: n, c, and the diversity of the task's samples (distinct programs
+# by their normalised id, distinct correct ones for this metric, mean pairwise edit similarity; harness/diversity.py)
+SAMPLE_COLUMNS = ["n_samples", "correct", "distinct", "distinct_correct", "similarity"]
 # With n samples per task (results rows with `sample_index`) a task's `passed` is its pass rate c/n (a float), and
 # `n_samples`/`correct` give n and c (pass@k); with one sample per task `passed` stays a bool, n 1, c 0 or 1.
 
@@ -163,7 +165,11 @@ def aggregate_samples(rows: list[dict]) -> list[dict]:
                     continue
                 correct = sum(bool(v) for v in values)
                 first[key] = correct / len(values)
-                first["_samples"][key] = (len(values), correct)
+                ids = {r.get("program_id") for r, v in zip(group, values, strict=True) if v}
+                first["_samples"][key] = (len(values), correct, len(ids) if None not in ids else None)
+        ids = {r.get("program_id") for r in group}
+        first["_distinct"] = len(ids) if None not in ids else None
+        first["_similarity"] = group[0].get("pairwise_similarity")
         first["excluded"] = any(r.get("excluded") for r in group)
         first["flags"] = sorted({f for r in group for f in (r.get("flags") or [])})
         for status in ("base_status", "plus_status"):
@@ -191,7 +197,7 @@ def rows_to_records(variant: str, rows: list[dict]) -> list[dict]:
             if passed is None:
                 continue
             key = ("plus_pass" if plus else "base_pass") if plus is not None else spec.field
-            n, correct = counts[key] if counts is not None else (1, int(bool(passed)))
+            n, correct, distinct_correct = counts[key] if counts is not None else (1, int(bool(passed)), None)
             if counts is not None:
                 status = "pass" if correct == n else "fail"
             elif not isinstance(passed, bool):
@@ -213,6 +219,9 @@ def rows_to_records(variant: str, rows: list[dict]) -> list[dict]:
                     "flags": ",".join(row.get("flags") or []),  # static gaming flags (harness/flags.py)
                     "n_samples": n,
                     "correct": correct,
+                    "distinct": row.get("_distinct"),
+                    "distinct_correct": distinct_correct,
+                    "similarity": row.get("_similarity"),
                 }
             )
     return records

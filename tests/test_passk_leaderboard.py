@@ -67,6 +67,11 @@ def test_results_and_leaderboard(run_dir, tmp_path):
     assert f"{TASKS} × {N}" in line
     for k in (1, 2, 4):  # every column: the estimator computed here by hand
         assert f"{100 * expected_pass_at_k(CORRECT['base'], k):.1f} [" in line, (k, line)
+    # diversity: each task's samples are the canonical program and/or one broken one (2 distinct at most)
+    line = next(x for x in markdown.splitlines() if x.startswith("| Standard-SFT | HumanEval+ | 4 |"))
+    distinct = sum(2 if 0 < c < N else 1 for c in CORRECT["sft"]) / TASKS
+    distinct_correct = sum(1 if c else 0 for c in CORRECT["sft"]) / TASKS
+    assert line.split(" | ")[3:5] == [f"{distinct:.2f}", f"{distinct_correct:.2f}"], line
     paired = next(r for r in board["paired"] if r["variant"] == "sft" and r["metric"] == "HumanEval+")
     assert paired["delta"] == pytest.approx((sum(CORRECT["sft"]) - sum(CORRECT["base"])) / (N * TASKS))
     assert paired["wins"] == 4 and paired["losses"] == 1  # tasks whose rate rose / fell
