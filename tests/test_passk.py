@@ -155,3 +155,31 @@ def test_one_sample_per_task_keeps_the_schema(tmp_path, problems, monkeypatch):
     results = json.loads((tmp_path / "out" / "eval_results.json").read_text())
     assert results["pass_at_k"] == {"base": {"pass@1": 1.0}, "plus": {"pass@1": 1.0}}
     assert all("sample_index" not in r for r in read_jsonl(tmp_path / "out" / "results.jsonl"))
+
+
+def _rows(counts: dict[str, tuple[int, int]], excluded=(), **fields) -> list[dict]:
+    """n samples per task, the first c passing (and carrying `fields` true), as results.jsonl rows."""
+    return [{"task_id": t, "sample_index": i, "base_pass": i < c, "plus_pass": None, "excluded": t in excluded,
+             **{k: i < c for k in fields}} for t, (n, c) in counts.items() for i in range(n)]
+
+
+def test_bigcodebench_and_quixbugs_pass_at_k_from_n():
+    from harness.benchmarks import get_benchmark
+
+    counts = {"BigCodeBench/1": (10, 0), "BigCodeBench/2": (10, 4), "BigCodeBench/3": (10, 10),
+              "BigCodeBench/4": (10, 7)}
+    got = get_benchmark("bigcodebench", subset="hard").pass_at_k(_rows(counts, excluded={"BigCodeBench/4"}))
+    scored = [v for t, v in counts.items() if t != "BigCodeBench/4"]
+    for k in (1, 5, 10):  # bigcodebench's default --pass_k
+        assert got[f"pass@{k}"] == pytest.approx(
+            float(sum(by_counting(n, c, k) for n, c in scored) / 3), abs=1e-12)
+        assert got[f"pass@{k}_all_tasks"] == pytest.approx(
+            float(sum(by_counting(n, c, k) for n, c in counts.values()) / 4), abs=1e-12)
+    assert got["failed_tasks"] == ["BigCodeBench/4"] and got["scored_tasks"] == 3 and got["gt_pass_rate"] == 0.75
+    assert "pass@100" not in got and got["fgit_bench"]["pass_at_k"] == {}
+
+    quix = get_benchmark("quixbugs").pass_at_k(_rows({"QuixBugs/a": (5, 1), "QuixBugs/b": (5, 5)},
+                                                     exact_match=True, plausible=True, line_exact_match=True))
+    assert quix["repair_at_k"]["plausible@1"] == pytest.approx((0.2 + 1) / 2)
+    assert quix["repair_at_k"]["exact@5"] == pytest.approx(1.0)
+    assert set(quix["repair_at_k"]) == {f"{m}@{k}" for m in ("exact", "line_exact", "plausible") for k in (1, 5)}
