@@ -113,6 +113,7 @@ class GateReport:
     rows: list[GateRow]
     allow_missing: bool = False
     newly_excluded: dict[str, list[str]] = field(default_factory=dict)  # series name → tasks excluded now
+    design: dict = field(default_factory=dict)  # the baseline's (n samples, temperature, top-p)
 
     @property
     def regressions(self) -> list[GateRow]:
@@ -206,7 +207,8 @@ def compare_tables(
         tasks = [t for t in r.only_baseline if t in now and t not in before]
         if tasks:
             newly_excluded[r.name] = tasks
-    return GateReport(baseline.source, current.source, max_drop_pp, alpha, rows, allow_missing, newly_excluded)
+    return GateReport(baseline.source, current.source, max_drop_pp, alpha, rows, allow_missing, newly_excluded,
+                      dict(baseline.design))
 
 
 def run_gate(
@@ -254,7 +256,10 @@ def render_markdown(report: GateReport) -> str:
         "",
         f"Baseline `{report.baseline}` vs current `{report.current}`. A regression is a pass@1 drop on the paired "
         f"tasks of more than {report.max_drop_pp:g} pp with exact McNemar p < {report.alpha:g}; every series and "
-        "task of the baseline must be scored in the current run.",
+        "task of the baseline must be scored in the current run."
+        + (f" With n = {report.design['n_samples']} samples per task: pass@1-from-n (mean per-task pass rate); "
+           "Lost/Gained count the tasks whose rate fell/rose, and p is the paired task bootstrap's (McNemar needs "
+           "one outcome per task)." if report.design.get("n_samples", 1) > 1 else ""),
         "",
         "| Variant | Metric | Paired tasks | Baseline % | Current % | Drop (pp) | Lost | Gained | McNemar p | Verdict |",
         "|---|---|---|---|---|---|---|---|---|---|",

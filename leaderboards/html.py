@@ -14,8 +14,10 @@ from leaderboards.grid_render import grid_html
 from leaderboards.passk_render import DIVERSITY_NOTE, PASSK_NOTE, diversity_rows, passk_curve, passk_rows
 from leaderboards.passk_stats import sampled
 from leaderboards.render import (
+    decoding_words,
     flag_rows,
     interval_rows,
+    interval_words,
     main_table_rows,
     paired_rows,
     provenance_line,
@@ -142,14 +144,14 @@ def render_html(board: Leaderboard, report: Report | None = None) -> str:
     body = [
         "<h1>fgit-bench leaderboard</h1>",
         f"<p>{escape(provenance_line(board))}</p>",
-        "<h2>pass@1 (%, greedy), paper layout</h2>",
+        f"<h2>pass@1 (%, {escape(decoding_words(board))}), paper layout</h2>",
         html_table(*main_table_rows(board)),
     ]
     header, rows = repair_rows(board)
     if rows:
         body += ["<h2>Program repair (%, greedy): exact match and plausible</h2>", html_table(header, rows)]
     body += [
-        "<h2>pass@1 with 95% Wilson intervals</h2>",
+        f"<h2>pass@1 with 95% {interval_words(board)}</h2>",
         '<div class="charts">' + "".join(bar_chart(board, m) for m in board.metrics) + "</div>",
         html_table(*interval_rows(board)),
     ]

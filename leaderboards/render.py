@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from leaderboards.formatting import DASH, REFERENCE_TITLES, markdown_table, p_value_text, percent, signed_pp
 from leaderboards.grid_render import grid_markdown
 from leaderboards.passk_render import DIVERSITY_NOTE, PASSK_NOTE, diversity_rows, passk_rows
+from leaderboards.passk_stats import sampled
 from leaderboards.sections import Report, Section
 from leaderboards.stats import Leaderboard
 from leaderboards.table import field_metric_names, variant_label
@@ -158,6 +159,17 @@ def flag_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
     return ["Variant", "Flagged samples", "Samples", "Flags"], rows
 
 
+def decoding_words(board: Leaderboard) -> str:
+    """How pass@1 was measured: greedy, or the mean pass rate of n samples per task."""
+    if not sampled(board.table):
+        return "greedy"
+    return f"mean pass rate of n = {int(board.table['n_samples'].max())} samples per task"
+
+
+def interval_words(board: Leaderboard) -> str:
+    return "task-bootstrap intervals" if sampled(board.table) else "Wilson intervals"
+
+
 def section_markdown(section: Section) -> list[str]:
     """A plugin's section (leaderboards.sections.Section): its title, table and note; nothing without rows."""
     if not section.rows:
@@ -175,7 +187,7 @@ def render_markdown(board: Leaderboard, report: Report | None = None) -> str:
         "",
         provenance_line(board),
         "",
-        "## pass@1 (%, greedy), paper layout",
+        f"## pass@1 (%, {decoding_words(board)}), paper layout",
         "",
         markdown_table(*main_table_rows(board)),
         "",
@@ -190,7 +202,7 @@ def render_markdown(board: Leaderboard, report: Report | None = None) -> str:
                   "plausible: it passes the task's tests. Paired statistics for both are below.", ""]
     header, rows = interval_rows(board)
     if rows:
-        parts += ["## pass@1 (%) with 95% Wilson intervals", "", markdown_table(header, rows), ""]
+        parts += [f"## pass@1 (%) with 95% {interval_words(board)}", "", markdown_table(header, rows), ""]
     header, rows = passk_rows(board)
     if rows:
         parts += ["## pass@k (%) from n samples per task, 95% intervals", "", markdown_table(header, rows), "",
@@ -207,7 +219,10 @@ def render_markdown(board: Leaderboard, report: Report | None = None) -> str:
             f"Δ: paired percentile bootstrap over tasks ({board.resamples} resamples, seed {board.seed}); "
             "wins/losses: tasks only the variant / only the reference passes; p: exact two-sided McNemar; "
             "Holm p: adjusted over the rows of the table; MDE: minimum detectable effect at 80% power, α = 0.05 "
-            "(Miller 2024), from the task count and the observed discordance.",
+            "(Miller 2024), from the task count and the observed discordance."
+            + (" With n samples per task: Δ of mean pass rates, wins/losses: tasks whose rate rose/fell, p: the "
+               "paired task bootstrap inverted (McNemar needs one outcome per task), MDE from the per-task rate "
+               "differences (the design that ran)." if sampled(board.table) else ""),
             "",
         ]
     header, rows = flag_rows(board)
