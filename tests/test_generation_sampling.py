@@ -164,3 +164,18 @@ def test_cli_flags_and_replay_of_an_n_sample_file(tmp_path):
     assert main(["generate", "--backend", "replay", "--samples-from", str(out), "--benchmark", "humaneval",
                  "--limit", "2", "--n-samples", "4", "--no-progress", "--output", str(replayed)]) == 2
     assert main([*args[:-8], "--top-p", "0.5"]) == 2  # top-p without temperature: one line, exit 2
+
+
+def test_encoder_decoder_samples_do_not_depend_on_the_batch(tmp_path):
+    from tests.generation_support import tiny_t5_dir
+
+    def run(batch_size: int, seed: int = 1):  # the tiny random T5 is peaked: a high temperature spreads it
+        cfg = config(tmp_path / f"t5-{batch_size}-{seed}", batch_size=batch_size, seed=seed, temperature=20.0,
+                     top_p=1.0)
+        return generate_samples(GenerateConfig(**{**cfg.__dict__, "model": str(tiny_t5_dir())}))
+
+    one, four = run(1), run(4)
+    assert [r["prompt_style"] for r in one.rows][:1] == ["seq2seq"]
+    assert texts(one) == texts(four) and len(one.rows) == 16
+    assert len({r["raw"] for r in one.rows}) > 4
+    assert texts(run(4, seed=2)) != texts(one)
