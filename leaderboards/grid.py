@@ -86,7 +86,11 @@ def instances_of(units: list[str], manifest: dict) -> dict[str, dict]:
 
 
 def _matrix(wide: pd.DataFrame, units: list[str], tasks) -> np.ndarray:
-    return wide.loc[tasks, units].to_numpy(dtype=bool)
+    """Outcomes [task, seed]: booleans, or per-task pass rates (floats) with n samples per task."""
+    values = wide.loc[tasks, units]
+    raw = values.to_numpy()
+    rates = any(isinstance(x, (float, np.floating)) for x in raw.ravel())
+    return raw.astype(float) if rates else raw.astype(bool)
 
 
 def build_grid(table: pd.DataFrame, manifest: dict, resamples: int, seed: int,
@@ -107,7 +111,7 @@ def build_grid(table: pd.DataFrame, manifest: dict, resamples: int, seed: int,
             tasks = wide.index[wide[present].notna().all(axis=1)]
             matrix = _matrix(wide, present, tasks)
             rates = list(matrix.mean(axis=0)) if len(tasks) else []
-            if len(present) == 1:
+            if len(present) == 1 and matrix.dtype == bool:
                 low, high = wilson_interval(int(matrix.sum()), len(tasks))
             else:  # the mean over seeds with its two-level bootstrap interval (a zero reference)
                 _, low, high, _ = seeded_bootstrap(matrix, np.zeros((len(tasks), 1)), resamples, seed)
@@ -125,13 +129,13 @@ def build_grid(table: pd.DataFrame, manifest: dict, resamples: int, seed: int,
                 if not len(tasks):
                     continue
                 v, r = _matrix(wide, present, tasks), _matrix(wide, ref_members, tasks)
-                if v.shape[1] == 1 and r.shape[1] == 1:
+                if v.shape[1] == 1 and r.shape[1] == 1 and v.dtype == bool:
                     delta, low, high = paired_bootstrap(v[:, 0], r[:, 0], resamples, seed)
                     p = mcnemar_exact(int(np.sum(~v[:, 0] & r[:, 0])), int(np.sum(v[:, 0] & ~r[:, 0])))
                     test = "McNemar"
-                else:
+                else:  # several seeds, or pass rates of n samples: tasks (× seeds) bootstrap
                     delta, low, high, p = seeded_bootstrap(v, r, resamples, seed)
-                    test = "bootstrap tasks×seeds"
+                    test = "bootstrap tasks×seeds" if v.shape[1] > 1 or r.shape[1] > 1 else "bootstrap tasks"
                 comparisons.append({
                     "name": name, "model": model, "reference": reference, "metric": metric, "n": len(tasks),
                     "seeds": f"{v.shape[1]}/{r.shape[1]}", "delta": delta, "delta_low": low, "delta_high": high,
