@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,11 +59,19 @@ def run_upstream(dataset: str, samples: Path, release: Path, cache_home: Path) -
 
 
 def mutants(program: str, count: int, seed: int) -> list[str]:
+    """Mutants that do not touch a loop or an augmented assignment (those can loop forever: a `timeout` there is
+    machine-dependent on both sides, and this test compares statuses exactly)."""
     from plugins.training.variant_mutation import all_mutants
 
     found, _ = all_mutants(program, ["universal.rules", "python.rules"])
-    random.Random(seed).shuffle(found)
-    return found[:count]
+    original = program.splitlines()
+    safe = []
+    for mutant in found:
+        changed = [b for a, b in zip(original, mutant.splitlines(), strict=False) if a != b]
+        if not any(re.search(r"\b(while|for)\b|[-+*/]=", line) for line in changed):
+            safe.append(mutant)
+    random.Random(seed).shuffle(safe)
+    return safe[:count]
 
 
 def build_samples(problems: dict, task_ids: list[str], right: dict, wrong: dict) -> list[dict]:
@@ -99,7 +108,12 @@ def compare(label: str, upstream: dict, upstream_k: dict, ours: dict) -> None:
               for entries in ours["eval"].values()]
     assert min(passed) == 0 and max(passed) == N, f"{label}: pass counts should spread from 0 to n: {passed}"
     assert set(upstream_k["base"]) == {"pass@1", "pass@10"}
-    assert {s: ours["pass_at_k"][s] for s in ("base", "plus")} == upstream_k  # exactly, not approximately
+    # the same estimator on the same counts; evalplus averages its tasks in the order their checks finished, we in
+    # release order, so the float sums may differ in the last bit
+    for split in ("base", "plus"):
+        assert set(ours["pass_at_k"][split]) == set(upstream_k[split])
+        for key, value in upstream_k[split].items():
+            assert ours["pass_at_k"][split][key] == pytest.approx(value, rel=0, abs=1e-15), (label, split, key)
     assert set(ours["pass_at_k"]["fgit_bench"]["base"]) == {"pass@5"}
 
 
