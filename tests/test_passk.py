@@ -183,3 +183,28 @@ def test_bigcodebench_and_quixbugs_pass_at_k_from_n():
     assert quix["repair_at_k"]["plausible@1"] == pytest.approx((0.2 + 1) / 2)
     assert quix["repair_at_k"]["exact@5"] == pytest.approx(1.0)
     assert set(quix["repair_at_k"]) == {f"{m}@{k}" for m in ("exact", "line_exact", "plausible") for k in (1, 5)}
+
+
+def test_merge_of_n_sample_shards(tmp_path):
+    """Shards of a run with n samples per task: rows keyed by (task, sample), pass@k recomputed over the union."""
+    from harness.app.pipeline.merge import merge_benchmark
+
+    counts = {"HumanEval/0": (3, 1), "HumanEval/1": (3, 3), "HumanEval/2": (3, 0), "HumanEval/10": (3, 2)}
+    rows = [{"benchmark": "humaneval", "task_id": t, "sample_index": i, "base_pass": i < c, "plus_pass": i < c,
+             "excluded": False} for t, (n, c) in counts.items() for i in range(n)]
+    shards = {}
+    for index, tasks in enumerate((["HumanEval/0", "HumanEval/10"], ["HumanEval/1", "HumanEval/2"])):
+        directory = tmp_path / f"shard{index}"
+        mine = [r for r in rows if r["task_id"] in tasks]
+        (directory / "eval").mkdir(parents=True)
+        write_jsonl(directory / "eval" / "results.jsonl", mine)
+        write_jsonl(directory / "samples.jsonl", [{"task_id": r["task_id"], "solution": ""} for r in mine])
+        (directory / "eval" / "eval_results.json").write_text(json.dumps(
+            {"eval": {t: [{}] * 3 for t in tasks}, "provenance": {"benchmark": "humaneval", "options": {}}}))
+        shards[index] = directory
+    assert merge_benchmark(shards, tmp_path / "merged") == 12
+    merged = read_jsonl(tmp_path / "merged" / "eval" / "results.jsonl")
+    assert [(r["task_id"], r["sample_index"]) for r in merged] == [
+        (t, i) for t in ("HumanEval/0", "HumanEval/1", "HumanEval/2", "HumanEval/10") for i in range(3)]
+    document = json.loads((tmp_path / "merged" / "eval" / "eval_results.json").read_text())
+    assert document["pass_at_k"]["plus"]["pass@1"] == pytest.approx((1 / 3 + 1 + 0 + 2 / 3) / 4, abs=1e-12)
