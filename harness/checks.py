@@ -92,10 +92,24 @@ def run_checks(sandbox: Sandbox, benchmark: Benchmark, dataset: Dataset, oracle,
             gates_left -= 1
             for index in waiting.pop(key, []):
                 check = checks[index]
-                if not check.grouped and same_job(check.job, gate_jobs[key]):
-                    yield check.task_id, check.programs[0], result, True
-                else:
+                if not check.grouped:
+                    if same_job(check.job, gate_jobs[key]):
+                        yield check.task_id, check.programs[0], result, True
+                    else:
+                        submit(index, result.seconds)
+                    continue
+                # a group: the program that is the gate's own job takes the gate's result, the rest are checked
+                rest = [p for p in check.programs
+                        if not same_job(benchmark.check_job(dataset, oracle, check.task_id, p), gate_jobs[key])]
+                for program in check.programs:
+                    if program not in rest:
+                        yield check.task_id, program, result, True
+                if rest == check.programs:
                     submit(index, result.seconds)
+                else:
+                    for again in plan_checks(benchmark, dataset, oracle, {check.task_id: rest} if rest else {}):
+                        checks.append(again)
+                        submit(len(checks) - 1, result.seconds)
         if not gates_left and not pending:
             feed.close()
 

@@ -286,11 +286,12 @@ def _pass_at_k_lines(benchmark, pass_at_k: dict) -> list[str]:
     splits = [(label, {**pass_at_k.get(split, {}), **own.get(split, {})}) for split, label in
               (("base", f"{benchmark.name} (base tests)"), ("plus", f"{benchmark.name}+ (base + extra)"))
               if split in pass_at_k]
-    if not splits:
-        splits = [(benchmark.result_name, {k: v for k, v in pass_at_k.items() if k.startswith("pass@")})]
-    return [f"  {label}  " + "  ".join(f"{k}: {v:.3f}" for k, v in sorted(values.items(),
-                                                                         key=lambda kv: int(kv[0][5:])))
-            for label, values in splits]
+    if not splits:  # BigCodeBench's flat keys, with its own field's
+        values = {**pass_at_k, **own.get("pass_at_k", {})}
+        splits = [(benchmark.result_name, {k: v for k, v in values.items() if k[5:].isdigit()})]
+    return [f"  {label}  " + "  ".join(f"{k}: {v:.3f}" for k, v in sorted(
+        ((k, v) for k, v in values.items() if k.startswith("pass@") and k[5:].isdigit()), key=lambda kv: int(kv[0][5:])))
+        for label, values in splits]
 
 
 class _Progress:

@@ -278,3 +278,28 @@ def test_merged_shards_keep_bigcodebench_schema(tmp_path, hard, bcb_ci_env):
     assert merged["excluded"] == expected["excluded"] == merged["provenance"]["excluded"]
     assert list(merged["eval"]) == list(expected["eval"])
     assert read_jsonl(tmp_path / "merged" / "eval" / "results.jsonl") == read_jsonl(tmp_path / "whole" / "results.jsonl")
+
+
+def test_n_samples_per_task(tmp_path, hard, bcb_ci_env):
+    """n = 4 samples of three CI tasks (issue 25): one entry per sample in bigcodebench's schema, its pass@k keys,
+    the canonical sample answered by the gate's own run, the other distinct programs of a task in one job."""
+    tasks = [t for t in ci_task_ids() if t not in (NETWORK_TASK, WRONG, SYNTAX_ERROR)][:3]
+    rows = []
+    for task in tasks:
+        broken = {"task_id": task, "completion": "    raise ValueError('broken')\n"}
+        rows += [{"task_id": task, "solution": canonical(hard[task])}, broken,
+                 {"task_id": task, "solution": canonical(hard[task])}, {**broken, "completion": "    return None\n"}]
+    samples = write_jsonl(tmp_path / "n4.jsonl", rows)
+    proc = run_cli("evaluate", "--benchmark", "bigcodebench", "--subset", "hard", "--samples", str(samples),
+                   "--output", str(tmp_path / "out"), "--sandbox", "process", "--jobs", "2", "--split", "complete",
+                   env={"FGIT_BENCH_CACHE": str(tmp_path / "cache")})  # its own cache: the gate runs here
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads((tmp_path / "out" / "eval_results.json").read_text())
+    for task in tasks:
+        assert [e["status"] for e in results["eval"][task]] == ["pass", "fail", "pass", "fail"]
+    assert results["pass_at_k"]["pass@1"] == pytest.approx(0.5)
+    assert set(k for k in results["pass_at_k"] if k.startswith("pass@")) == {"pass@1", "pass@1_all_tasks"}
+    assert results["pass_at_k"]["fgit_bench"]["samples"] == 12
+    assert "6 checked now, 0 from cache, 3 same as the ground-truth gate's run" in proc.stdout, proc.stdout
+    table = read_jsonl(tmp_path / "out" / "results.jsonl")
+    assert [r["sample_index"] for r in table] == [0, 1, 2, 3] * 3

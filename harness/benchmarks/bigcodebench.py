@@ -55,7 +55,8 @@ MAX_STACK_LIMIT_MB = 10
 EFFECTIVE_TIMEOUT = max(TIMEOUT_LIMIT, MIN_TIME_LIMIT, GT_TIME_LIMIT) + 1  # 241 s, as untrusted_check computes it
 JOB_SLACK = 15.0  # untrusted_check joins its child for timeout + 1 s, plus the Manager process start-up
 CALIBRATION = "\n    pass\n"
-BCB_KS = (1, 5, 10)  # bigcodebench.evaluate's default --pass_k
+BCB_KS = (1, 5, 10)
+GROUP_PROGRAMS = 8  # n samples of a task: distinct programs per grouped check job  # bigcodebench.evaluate's default --pass_k
 # Imported once per worker, before untrusted_check forks: the most used libraries of the tasks (see jobs.py).
 PRELOAD = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "scipy", "scipy.stats", "sklearn", "seaborn")
 # Measured check times of the Hard canonical solutions: on a cold ground-truth cache they order the gate (longest
@@ -195,6 +196,29 @@ class BigCodeBench(Benchmark):
         # The canonical solution's time, where the gate measured it, orders the checks (longest first).
         cost = self._gt_seconds.get(task_id, 0.0)
         return CheckJob("bigcodebench_check", payload, timeout=EFFECTIVE_TIMEOUT + JOB_SLACK, cost=cost)
+
+    def group_check_jobs(self, dataset: Dataset, oracle: Any, task_id: str,
+                         programs: list[str]) -> list[tuple[list[str], CheckJob]]:
+        """The distinct programs of one task (n samples) in `bigcodebench_check_many` jobs of up to GROUP_PROGRAMS:
+        the test suite and limits sent once per job, each program checked as `bigcodebench_check` checks it."""
+        jobs = [self.check_job(dataset, oracle, task_id, p) for p in programs]
+        groups = []
+        for start in range(0, len(jobs), GROUP_PROGRAMS):
+            chunk = jobs[start:start + GROUP_PROGRAMS]
+            if len(chunk) == 1:
+                groups.append(([programs[start]], chunk[0]))
+                continue
+            shared = {k: v for k, v in chunk[0].payload.items() if k != "code"}
+            groups.append((programs[start:start + GROUP_PROGRAMS],
+                           CheckJob("bigcodebench_check_many", {**shared, "codes": [j.payload["code"] for j in chunk]},
+                                    timeout=sum(j.timeout for j in chunk), cost=sum(j.cost for j in chunk))))
+        return groups
+
+    def split_group_result(self, result: JobResult, count: int) -> list[JobResult]:
+        values = result.value["results"]
+        if len(values) != count:
+            raise InfraError(f"a grouped check returned {len(values)} results for {count} programs")
+        return [JobResult(value=value, seconds=result.seconds / count) for value in values]
 
     def verdict(self, dataset: Dataset, task_id: str, result: JobResult) -> Verdict:
         if result.error:  # the worker itself timed out, ran out of memory or broke

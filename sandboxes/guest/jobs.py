@@ -154,6 +154,14 @@ def bigcodebench_check(job: dict) -> dict:
             "details": {str(k): str(v)[-_BCB_TRACE_CHARS:] for k, v in checked["details"].items()}}
 
 
+@job
+def bigcodebench_check_many(job: dict) -> dict:
+    """Several programs of one task against its suite (the test and limits sent once): `bigcodebench_check` for
+    each of `codes`, in order, each in its own child. {"results": [what bigcodebench_check returns]}."""
+    shared = {k: v for k, v in job.items() if k != "codes"}
+    return {"results": [bigcodebench_check({**shared, "code": code}) for code in job["codes"]]}
+
+
 # --- Snippet tests (plugins/training/variants.py: drop incorrect-variant candidates that pass their example's tests) ---
 
 
