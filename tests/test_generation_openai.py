@@ -160,3 +160,34 @@ def test_rejected_key_is_bad_input(tmp_path, env, capsys):
     assert len(endpoint.requests) == 1  # not retried: it will not get better
     assert "check OPENAI_API_KEY" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("honours", [True, False])
+def test_sampling_sends_per_sample_seeds_and_records_whether_the_server_honours_them(tmp_path, env, honours):
+    """n = 2 samples per task: temperature, top-p and each sample's own seed are sent; a probe (the first request
+    twice) records whether the server's answers follow the seed (the second server ignores it)."""
+    import itertools
+
+    counter = itertools.count()
+
+    class Seeded(Endpoint):
+        @staticmethod
+        def answer(path, body):
+            token = body["seed"] if honours else next(counter)
+            return {"choices": [{"message": {"role": "assistant", "content": f"```python\nx = {token}\n```"}}],
+                    "usage": {"completion_tokens": 3}}
+
+    endpoint = Seeded()
+    try:
+        code, out = _run(tmp_path, endpoint.url, env, "--limit", "2", "--n-samples", "2", "--temperature", "0.7",
+                         "--top-p", "0.9", "--seed", "11")
+    finally:
+        endpoint.close()
+    assert code == 0
+    bodies = [b for _, b in endpoint.requests]
+    assert len(bodies) == 4 + 2  # four samples and the probe's repeat of the first
+    assert {(b["temperature"], b["top_p"], b["n"]) for b in bodies} == {(0.7, 0.9, 1)}
+    assert len({b["seed"] for b in bodies}) == 4
+    rows = read_jsonl(out)
+    assert [(r["task_id"], r["sample_index"]) for r in rows] == [(f"HumanEval/{t}", i) for t in (0, 1) for i in (0, 1)]
+    assert {r["backend_notes"]["seed_honoured"] for r in rows} == {honours}

@@ -105,6 +105,7 @@ class GenerationOutput:
     text: str  # raw model text, cut at the first stop string
     n_tokens: int  # tokens generated (for tokens/s)
     batch_size: int  # the batch it was generated in (plain: that batch's rows; invariant: the slots in flight)
+    notes: dict | None = None  # what the backend observed about this output (openai: whether the seed held)
 
 
 OnOutput = Callable[[GenerationOutput], None]

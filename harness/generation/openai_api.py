@@ -122,6 +122,14 @@ class OpenAIBackend(Backend):
         tokens = (body.get("usage") or {}).get("completion_tokens") or 0
         return text, int(tokens)
 
+    def _probe_seed(self, request: GenerationRequest) -> dict:
+        """Sampling: send the first request twice with its seed. A server that honours `seed` answers the same
+        text; one that ignores it (many do, silently) usually does not. Recorded on every row of this call
+        (`backend_notes.seed_honoured`): samples from such a server are not reproducible."""
+        first, _ = self._complete(request)
+        second, _ = self._complete(request)
+        return {"seed_honoured": first == second, "seed_probe": request.task_id}
+
     def generate(self, requests: list[GenerationRequest], on_output: OnOutput, batch_size: int | None = None) -> None:
         """Requests run concurrently; each result is handed over (and cached) as soon as it arrives.
 
@@ -129,6 +137,7 @@ class OpenAIBackend(Backend):
         saved), then the failure is raised.
         """
         workers = max(1, batch_size or self.decoding.batch_size)
+        notes = self._probe_seed(requests[0]) if self.decoding.sampling and requests else None
         pool = ThreadPoolExecutor(max_workers=workers)
         failure: BaseException | None = None
         try:
@@ -147,7 +156,8 @@ class OpenAIBackend(Backend):
                         continue
                     text, tokens = future.result()
                     request = futures[future]
-                    on_output(GenerationOutput(request.index, cut_at_stop(text, request.stop), tokens, workers))
+                    on_output(GenerationOutput(request.index, cut_at_stop(text, request.stop), tokens, workers,
+                                               notes))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         if failure is not None:

@@ -139,7 +139,7 @@ def generate_samples(config: GenerateConfig, backend: Backend | None = None, dat
         solution, completion = extract(template, task.prompt, out.text, task.meta["entry_point"])
         entry = {"raw": out.text, "solution": solution, "completion": completion, "prompt": prompts[out.index],
                  "n_tokens": out.n_tokens, "batch_size": out.batch_size, "sanitizer": sanitizer,
-                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")} | ({"notes": out.notes} if out.notes else {})
         if backend.cacheable:
             cache.put(keys[out.index], entry)
         for u in range(len(units)):
@@ -204,6 +204,7 @@ def _row(config, ident, template, template_hash, task: TaskPrompt, key: str, ent
         split=task.meta["split"],
         dataset={"release": task.meta["dataset_release"], "md5": task.meta["dataset_hash"]},
         n_tokens=entry["n_tokens"],
+        **({"backend_notes": entry["notes"]} if entry.get("notes") else {}),
         cache_key=key,
         cached=entry["cached"],
     )
