@@ -1,4 +1,5 @@
-"""`fgit-bench evaluate`: score a samples file on a benchmark in a sandbox (greedy pass@1)."""
+"""`fgit-bench evaluate`: score a samples file on a benchmark in a sandbox (greedy pass@1, or pass@k from any
+number of samples per task)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("evaluate", help="score a samples file (evalplus format) in a sandbox")
     p.add_argument("--benchmark", required=True, help="a registered benchmark: humaneval, mbpp, bigcodebench, ... "
                    "(a typo lists them all)")
-    p.add_argument("--samples", required=True, help="JSONL with task_id and solution or completion")
+    p.add_argument("--samples", required=True, help="JSONL with task_id and solution or completion; any number of "
+                   "samples per task (pass@k with evalplus's estimator)")
     p.add_argument("--output", required=True, help="directory for eval_results.json and results.jsonl")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel sandbox workers")
     p.add_argument("--sandbox", default="auto", help="auto | docker | bwrap | process")
