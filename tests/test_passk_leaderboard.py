@@ -110,3 +110,13 @@ def test_gate_on_pass_at_1_from_n(run_dir, tmp_path):
     refused = _gate(baseline, changed)
     assert refused.returncode == 2 and "temperature 0.8 → 0.2" in refused.stderr, refused.stderr
     assert _gate(baseline, changed, "--allow-design-change").returncode == 0
+
+
+def test_diversity_profile():
+    from harness.app.pipeline.config import config_record, load_run_config
+
+    config = load_run_config("diversity", None)
+    assert config.variants == ["base", "sft", "sed-sft", "gem", "grpo"]
+    g = config.generation
+    assert (g.n_samples, g.temperature, g.top_p, g.batch_mode) == (8, 0.8, 0.95, "invariant")
+    assert config_record(config)["generation"]["n_samples"] == 8  # sampling fields are in its stage keys
