@@ -101,7 +101,9 @@ def leaderboard_to_json(board: Leaderboard) -> dict:
             "mde": "minimum detectable effect at 80% power, alpha 0.05, from n and the discordance (Miller 2024)",
             "excluded_tasks": "dropped for every variant",
         },
-        **({"design": run_design(board.table, board.provenance.get("manifest") or {})} if is_sampled else {}),
+        **({"design": run_design(board.table, board.provenance.get("manifest") or {}),
+            "pass_at_k": [{k: _clean(v) for k, v in row.items()} for row in board.pass_at_k.to_dict("records")]}
+           if is_sampled and board.pass_at_k is not None else {}),
         "variants": ordered,
         "paired": [{k: _clean(v) for k, v in row.items()} for row in board.paired.to_dict("records")],
         **grid_to_json(board),

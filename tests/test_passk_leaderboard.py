@@ -57,6 +57,8 @@ def test_results_and_leaderboard(run_dir, tmp_path):
     assert len(rows) == N * TASKS and {r["sample_index"] for r in rows} == set(range(N))
     board = json.loads((run_dir / "leaderboard.json").read_text())
     assert board["design"] == {"n_samples": N, "temperature": 0.8, "top_p": 0.95}
+    at_4 = next(r for r in board["pass_at_k"] if (r["variant"], r["metric"], r["k"]) == ("sft", "HumanEval+", 4))
+    assert at_4["pass_at_k"] == pytest.approx(expected_pass_at_k(CORRECT["sft"], 4)) and at_4["tasks"] == TASKS
     for variant, correct in CORRECT.items():
         entry = board["variants"][variant]["HumanEval+"]
         assert entry["pass_at_1"] == pytest.approx(sum(correct) / (N * TASKS))
