@@ -108,7 +108,8 @@ def interval_rows(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
 
 
 def paired_rows(board: Leaderboard, reference: str) -> tuple[list[str], list[list[str]]]:
-    header = ["Metric", "Variant", "Tasks", "Wins", "Losses", "Δpass@1 (pp)", "95% CI (pp)", "McNemar p",
+    test = "bootstrap p" if sampled(board.table) else "McNemar p"  # pass rates of n samples: no McNemar
+    header = ["Metric", "Variant", "Tasks", "Wins", "Losses", "Δpass@1 (pp)", "95% CI (pp)", test,
               "Holm p", "MDE (pp)"]
     rows = []
     frame = board.paired.loc[board.paired["reference"] == reference]
