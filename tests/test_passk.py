@@ -80,7 +80,9 @@ def n_sample_rows(problems) -> tuple[list[dict], dict]:
             ("completion", "    return False\n", "fail"), ("solution", KILL_WORKER + canon(a), "fail")],
         b: [("completion", "    return 0.0\n", "fail"), ("completion", "    return 0.0\n", "fail"),
             ("completion", "    return number\n", "fail"), ("solution", "", "fail"),
-            ("completion", "    return -1.0\n", "fail")],
+            # right but for an annotation naming what it never imports: evalplus fails it (NameError at
+            # definition); a child that leaked `from __future__ import annotations` into it passed it
+            ("solution", "def truncate_number(number: Float) -> float:\n    return number % 1.0\n", "fail")],
         c: [("solution", canon(c), "pass")] * 5,
     }
     rows = []

@@ -66,7 +66,7 @@ DURATIONS_FILE = Path(__file__).with_name("bigcodebench_hard_durations.json")
 GT_SAVE_EVERY = 10  # ground-truth results are saved as they come, so an interrupted gate resumes
 GT_FORMAT = 4  # of the ground-truth cache entries: {"status", "details", "error", "seconds"}; 3: calibrated program;
 # 4: checked by sandboxes/guest/bigcodebench_runner.py
-RUNNER = "tamper-evident-1"  # which checker decided (part of the verdict key): sandboxes/guest/bigcodebench_runner.py
+RUNNER = "tamper-evident-2"  # which checker decided (verdict key; 2: candidate compiled without our __future__ flags)
 
 
 @BENCHMARKS.register("bigcodebench")

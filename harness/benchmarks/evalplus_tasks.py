@@ -30,7 +30,8 @@ TIMEOUT_PER_STAGE = 60.0  # evalplus caps one untrusted_check at 60 s (EVALPLUS_
 GT_FORMAT = 3  # of the ground-truth file: 3 = one codec JSON text per expected output; 2 was codec data, 1 a pickle
 GROUP_OUTPUT_BYTES = 64 << 20  # a grouped check's programs: at most this much ground truth between them
 GROUP_MAX_PROGRAMS = 32
-JUDGE = "outside-1"  # where verdicts are decided (part of the verdict key): outputs judged outside the sandbox
+JUDGE = "outside-2"  # where verdicts are decided (part of the verdict key): outputs judged outside the sandbox;
+# 2: the candidate compiled without the child module's `from __future__ import annotations` (as evalplus runs it)
 
 
 def encode_task_groundtruth(value: dict) -> str:

@@ -291,7 +291,9 @@ def _child(code, test_code, timeout, max_as, max_data, max_stack, read_fd, write
         watched.update(_snapshot())  # after upstream's guard (which edits builtins), before the candidate
         try:
             with swallow_io():
-                exec(compile(code + "\n" + test_code, "__test__.py", "exec"), module.__dict__)
+                # dont_inherit: no `from __future__ import annotations` of this module for the candidate (upstream's
+                # module has none)
+                exec(compile(code + "\n" + test_code, "__test__.py", "exec", dont_inherit=True), module.__dict__)
                 sys.modules["__test__"] = module
                 cases = module.__dict__["TestCases"]
                 if not (isinstance(cases, type) and issubclass(cases, TestCase)):

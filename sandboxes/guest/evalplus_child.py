@@ -127,7 +127,9 @@ def _child(code, entry_point, inputs, time_limits, read_fd, write_fd, every_inpu
         namespace: dict = {}
         try:
             with swallow_io():
-                exec(code, namespace)
+                # dont_inherit: this module's `from __future__ import annotations` must not reach the candidate
+                # (evalplus execs it without: an annotation naming an unimported `List` fails there, so here too)
+                exec(compile(code, "<string>", "exec", dont_inherit=True), namespace)
                 fn = namespace[entry_point]
         except BaseException as exc:  # noqa: BLE001  (any failure of the candidate is its failure)
             send("r", json.dumps({"at": "module", "type": _type_name(exc)}))

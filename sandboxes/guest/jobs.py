@@ -193,11 +193,11 @@ def run_snippet_tests(job: dict) -> dict:
 def _snippet_child(code: str, tests: str, passed) -> None:
     namespace = {"__name__": "__fgit_snippet__"}  # not __main__: example-usage blocks stay off
     try:
-        exec(compile(code, "<code>", "exec"), namespace)
+        exec(compile(code, "<code>", "exec", dont_inherit=True), namespace)  # not this module's __future__
     except BaseException:  # noqa: BLE001 -- any failure of untrusted code is a failure
         os._exit(1)
     try:
-        exec(compile(tests, "<tests>", "exec"), namespace)
+        exec(compile(tests, "<tests>", "exec", dont_inherit=True), namespace)
     except BaseException:  # noqa: BLE001
         os._exit(2)
     passed.value = 1
