@@ -228,8 +228,8 @@ def load_pass_table(path: str | Path) -> PassTable:
     """A baseline or current side for the gate: a run directory or a leaderboard JSON export."""
     path = Path(path)
     if path.is_dir():
-        outdir.refuse_if_in_use(path)  # a run still writing: its results may be half there
-        return pass_table_from_run(path)
+        with outdir.reading(path):  # a run still writing is refused; none can start while we read
+            return pass_table_from_run(path)
     if not path.exists():
         raise BadInput(f"{path} does not exist")
     return pass_table_from_json(path)

@@ -36,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
     if args.resamples < 1:
         raise BadInput(f"--resamples must be at least 1, got {args.resamples}")
     from harness.app.reports import run_leaderboard
+    from harness.core import outdir
 
-    board, report = run_leaderboard(args.run_dir, args.resamples, args.seed)  # report: the plugins' sections, notes
+    with outdir.reading(args.run_dir):  # a run being written (through any name of it) is refused: exit 2
+        board, report = run_leaderboard(args.run_dir, args.resamples, args.seed)  # report: plugins' sections, notes
     text = render(board, args.format, report)
     if args.output:
         atomic.write_text(args.output, text)

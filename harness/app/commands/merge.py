@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 
@@ -22,7 +23,10 @@ def run(args) -> int:
     from harness.core import outdir
 
     run_dir = Path(args.run_dir)
-    with outdir.locked(run_dir):
+    with outdir.locked(run_dir), contextlib.ExitStack() as sources:
+        for source in {outdir.resolved(s): s for s in args.sources}.values():  # other shards: none being written
+            if outdir.resolved(source) != outdir.resolved(run_dir):
+                sources.enter_context(outdir.reading(source))
         counts = merge_run(run_dir, [Path(s) for s in args.sources])
         for name, tasks in counts.items():
             print(f"merged {name}: {tasks} tasks", file=sys.stderr)
