@@ -63,6 +63,10 @@ def upstream_cli_dir(python: str, venv: Path) -> Path:
     return target
 
 
+def _jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]  # not splitlines
+
+
 def timed(argv: list[str], env: dict[str, str], log: Path) -> float:
     start = time.perf_counter()
     with open(log, "w") as handle:
@@ -88,7 +92,7 @@ def main() -> int:
     python, venv = env.host_python(), env.venv_dir()
     cli_dir = upstream_cli_dir(python, venv)
     hard = data_dir() / HARD_FILE
-    problems = [json.loads(line) for line in hard.read_text().splitlines() if line.strip()]
+    problems = [json.loads(line) for line in hard.read_text(encoding="utf-8").split("\n") if line.strip()]
     selected = ci_task_ids() if args.tasks == "ci" else args.tasks.split(",") if args.tasks else None
     if selected:
         problems = [p for p in problems if p["task_id"] in set(selected)]
@@ -125,14 +129,13 @@ def main() -> int:
         distinct = work / "distinct.jsonl"
         distinct.write_text("".join(json.dumps({**json.loads(line), "solution": json.loads(line)["solution"]
                                                 + "\n# not the canonical text\n"}) + "\n"
-                                    for line in samples.read_text().splitlines()))
+                                    for line in samples.read_text(encoding="utf-8").split("\n") if line.strip()))
         distinct_argv = [a if a != str(samples) else str(distinct) for a in ours_argv]
         distinct_argv[distinct_argv.index("--output") + 1] = str(work / "ours-distinct")
         distinct_s = timed(distinct_argv, {**ours_env, "FGIT_BENCH_CACHE": str(work / "ours-distinct-cache"),
                                            "PYTHONPATH": str(REPO)}, work / "ours-distinct.log")
 
-    ours_rows = {json.loads(line)["task_id"]: json.loads(line)
-                 for line in (work / "ours" / "results.jsonl").read_text().splitlines()}
+    ours_rows = {row["task_id"]: row for row in _jsonl(work / "ours" / "results.jsonl")}
     up_results = json.loads((work / "upstream" / "samples_eval_results.json").read_text())
     up_pass_at_k = json.loads((work / "upstream" / "samples_pass_at_k.json").read_text())
     up_status = {t: rows[0]["status"] for t, rows in up_results["eval"].items()}
@@ -148,8 +151,7 @@ def main() -> int:
           f"{ours['pass@1']:.3f} (gate-filtered)")
     print(f"  ratio ours / upstream: {ours_s / upstream_s:.2f}  (target <= 0.5)")
     if distinct_s is not None:
-        distinct_rows = {json.loads(line)["task_id"]: json.loads(line)["base_status"]
-                         for line in (work / "ours-distinct" / "results.jsonl").read_text().splitlines()}
+        distinct_rows = {row["task_id"]: row["base_status"] for row in _jsonl(work / "ours-distinct" / "results.jsonl")}
         changed = [t for t in ids if distinct_rows[t] != ours_rows[t]["base_status"]]
         print(f"  fgit-bench, solutions + a trailing comment (no check reused from the gate): {distinct_s:7.1f} s, "
               f"ratio {distinct_s / upstream_s:.2f}; verdicts {len(ids) - len(changed)}/{len(ids)} as above"

@@ -46,7 +46,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="fgit-bench-docker-"))
     data = work / RELEASE.removesuffix(".gz")
     data.write_bytes(gzip.open(Path(args.data_dir) / RELEASE).read())
-    rows = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in data.read_text(encoding="utf-8").split("\n") if line.strip()]
     samples = "".join(json.dumps({"task_id": r["task_id"], "solution": r["prompt"] + r["canonical_solution"]}) + "\n"
                       for r in rows)
     env = {**os.environ, "HUMANEVAL_OVERRIDE_PATH": str(data), "XDG_CACHE_HOME": str(work / "xdg"),

@@ -45,7 +45,7 @@ def main() -> None:
     source = Path(args.data_dir) / name
     data = work / name.removesuffix(".gz")
     data.write_bytes(gzip.open(source).read() if name.endswith(".gz") else source.read_bytes())
-    rows = [json.loads(line) for line in data.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in data.read_text(encoding="utf-8").split("\n") if line.strip()]
     sep = "" if args.dataset == "humaneval" else "\n"
     samples = [{"task_id": r["task_id"], "solution": r["prompt"] + sep + r["canonical_solution"]} for r in rows]
 

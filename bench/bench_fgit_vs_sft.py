@@ -145,7 +145,7 @@ def run_variant(args, variant: str) -> dict:
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         raise SystemExit(f"variant {variant} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().split("\n")[-1])
 
 
 def main(argv: list[str] | None = None) -> int:

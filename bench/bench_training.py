@@ -64,7 +64,7 @@ def child(args) -> None:
         started = time.perf_counter()
         plugin.train(resolve_model(args.model), examples, config, Path(out))
         total = time.perf_counter() - started
-        log = [json.loads(line) for line in (Path(out) / "train_log.jsonl").read_text().splitlines()]
+        log = [json.loads(line) for line in (Path(out) / "train_log.jsonl").read_text(encoding="utf-8").split("\n") if line.strip()]
     windows = [row["samples_per_second_window"] for row in log if "samples_per_second_window" in row][1:]
     cuda = torch.cuda.is_available()
     peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -96,7 +96,7 @@ def main() -> None:
             done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
             if done.returncode:
                 sys.exit(f"{variant} failed:\n{done.stderr[-3000:]}")
-            results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+            results.append(json.loads(done.stdout.strip().split("\n")[-1]))
     print(f"model={args.model} batch={args.batch_size} max_length={args.max_length} steps={args.steps} "
           f"lora={args.lora} device={results[0]['device']}")
     print(f"{'variant':8} {'samples/s':>10} {'peak MB':>9} {'wall s':>7}")

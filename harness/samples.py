@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.core.atomic import jsonl_lines
 from harness.core.errors import BadInput
 
 
@@ -30,7 +31,7 @@ def read_samples(path: str | Path, known_tasks: dict) -> dict[str, list[dict]]:
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path}: not UTF-8 (byte {exc.start})") from None
     samples: dict[str, list[dict]] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(jsonl_lines(text), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from harness.core.atomic import jsonl_lines
 from leaderboards.binomial import mcnemar_exact, paired_bootstrap, wilson_interval
 from leaderboards.grid_stats import holm, minimum_detectable_effect, seed_spread, seeded_bootstrap
 from leaderboards.table import comparable, order_metrics, order_variants
@@ -152,7 +153,7 @@ def load_curves(run_dir: str | Path) -> dict[str, dict[str, list[tuple[int, floa
     curves = {}
     for path in sorted(Path(run_dir).glob("*/artifact/train_log.jsonl")):
         series: dict[str, list[tuple[int, float]]] = {}
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in jsonl_lines(path.read_text(encoding="utf-8")):
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:

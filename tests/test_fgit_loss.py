@@ -283,7 +283,7 @@ def test_trainer_loss_fn_returns_loss_and_metrics():
 @pytest.fixture(scope="module")
 def quixbugs_batch():
     tokenizer = load_tokenizer(resolve_model("smollm2"))
-    rows = [json.loads(line) for line in QUIXBUGS.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in QUIXBUGS.read_text(encoding="utf-8").split("\n") if line.strip()]
     chosen = [r for r in rows if r["name"] in ("bitcount", "sqrt", "possible_change", "depth_first_search", "gcd")]
     features = []
     for row in chosen:

@@ -16,7 +16,7 @@ QUIXBUGS = Path(__file__).resolve().parents[2] / "shared" / "data" / "QuixBugs-p
 
 @pytest.fixture(scope="module")
 def sqrt_pair(tmp_path_factory) -> tuple[Path, Path]:
-    row = next(json.loads(line) for line in QUIXBUGS.read_text().splitlines() if '"name": "sqrt"' in line)
+    row = next(json.loads(line) for line in QUIXBUGS.read_text(encoding="utf-8").split("\n") if '"name": "sqrt"' in line)
     directory = tmp_path_factory.mktemp("pair")
     correct, incorrect = directory / "correct.py", directory / "incorrect.py"
     correct.write_text(row["solution"] + "\n", encoding="utf-8")

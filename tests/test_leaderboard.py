@@ -278,7 +278,7 @@ def test_flagged_samples_are_counted_per_variant(run_dir):
     before = build_leaderboard(load_run(run_dir), run_provenance(run_dir), resamples=200)
     assert "Gaming flags" not in render_markdown(before)  # nothing flagged: no section
     path = run_dir / "dpo" / "mbpp" / "eval" / "results.jsonl"
-    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
     rows[0]["flags"], rows[1]["flags"] = ["custom_eq"], ["process_exit", "frame_walk"]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     board = build_leaderboard(load_run(run_dir), run_provenance(run_dir), resamples=200)

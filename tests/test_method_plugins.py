@@ -133,7 +133,7 @@ def _train_all(model: str, toml: str, limit: str, tmp_path, monkeypatch, capsys,
 
 
 def _log(path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 
 def _check_manifests(manifests: dict, limit: int, pairs: int, artifacts) -> None:

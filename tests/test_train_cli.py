@@ -139,7 +139,8 @@ def test_smollm2_limit_32_trains_on_cpu_loads_and_is_cached(variant, data, kind,
     manifest = json.loads((tmp_path / "run1" / "artifact.json").read_text())
     assert manifest["kind"] == kind and manifest["training"]["examples"] == 32 and manifest["device"] == "cpu"
     assert manifest["base_model_hash"] == resolve_model("smollm2").content_hash()
-    log = [json.loads(line) for line in (tmp_path / "run1" / "train_log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (tmp_path / "run1" / "train_log.jsonl").read_text(encoding="utf-8").split("\n")
+           if line.strip()]
     assert [row["step"] for row in log if "loss" in row] == [1, 2, 3, 4]  # 32 rows / batch 8
     assert _generates(tmp_path / "run1").strip()
 

@@ -97,7 +97,7 @@ def test_evol_instruct_sample_has_the_documented_python_rows(shared_data):
 
 def test_quixbugs_pairs_hold_the_file_s_solution_and_buggy_program(shared_data):
     path = shared_data / "QuixBugs-python.jsonl"
-    raw = {row["name"]: row for row in map(json.loads, path.read_text().splitlines())}
+    raw = {row["name"]: row for row in map(json.loads, filter(str.strip, path.read_text(encoding="utf-8").split("\n")))}
     pairs = load_pairs_file(path)
     assert len(pairs) == 40
     bitcount = next(p for p in pairs if p.meta["task"] == "bitcount")

@@ -19,7 +19,7 @@ RULES = ["universal.rules", "python.rules"]
 
 @pytest.fixture(scope="module")
 def quixbugs() -> dict[str, dict]:
-    rows = [json.loads(line) for line in QUIXBUGS.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in QUIXBUGS.read_text(encoding="utf-8").split("\n") if line.strip()]
     return {row["name"]: row for row in rows}
 
 

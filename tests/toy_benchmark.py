@@ -39,7 +39,7 @@ class ToyBenchmark(Benchmark):
     def load(self, data_dir: Path | None) -> Dataset:
         path = self.release_path(data_dir)
         if path is not None:
-            problems = {row["task_id"]: row for row in map(json.loads, path.read_text().splitlines()) if row}
+            problems = {row["task_id"]: row for row in map(json.loads, filter(str.strip, path.read_text(encoding="utf-8").split("\n"))) if row}
             text, where = path.read_text(), str(path)
         else:
             problems = {task_id: {"task_id": task_id, **problem} for task_id, problem in PROBLEMS.items()}

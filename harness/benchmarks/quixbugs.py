@@ -22,6 +22,7 @@ from harness.benchmarks.evalplus_tasks import EvalPlusBenchmark
 from harness.benchmarks.quixbugs_cases import ENTRY_POINT, build_cases, program_with_cases
 from harness.benchmarks.repair_match import exact_match, line_match
 from harness.core import passk
+from harness.core.atomic import jsonl_lines
 from harness.core.data import find_release_file
 from harness.core.errors import BadInput
 from sandboxes.pool import JobResult
@@ -69,7 +70,7 @@ class QuixBugs(EvalPlusBenchmark):
             raise BadInput(f"QuixBugs release file {RELEASE_FILE} not found: put it in --data-dir")
         raw = path.read_bytes()
         problems = {}
-        for number, line in enumerate(raw.decode("utf-8").splitlines(), start=1):
+        for number, line in enumerate(jsonl_lines(raw.decode("utf-8")), start=1):
             if not line.strip():
                 continue
             try:

@@ -80,6 +80,13 @@ def jsonl_bytes(rows: Iterable[dict]) -> bytes:
     return "".join(json.dumps(row, ensure_ascii=False, default=repr) + "\n" for row in rows).encode("utf-8")
 
 
+def jsonl_lines(text: str) -> list[str]:
+    """The lines of JSONL text, split at "\\n" only (a "\\r" before it is JSON whitespace). Never `str.splitlines()`:
+    it also splits at U+2028, U+2029, U+0085 (valid unescaped inside JSON strings, and `jsonl_bytes` writes them
+    so), U+000B, U+000C and U+001C..U+001E, cutting one row in two."""
+    return text.split("\n")
+
+
 def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
     write_bytes(path, json_bytes(obj, indent))
 

@@ -13,7 +13,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from harness.core.atomic import write_json, write_jsonl
+from harness.core.atomic import jsonl_lines, write_json, write_jsonl
 from harness.core.errors import BadInput
 from plugins.api import TrainingExample
 from plugins.training.variants import VARIANT_SOURCES, VariantConfig, attach_variants, load_sources
@@ -74,7 +74,7 @@ def check_variants(benchmark: str, source: str, config: VariantConfig, output: P
         summary = evaluate(EvaluateConfig(benchmark=benchmark, samples=str(samples), output=str(output / "eval"),
                                           jobs=jobs, sandbox=sandbox, tasks=[e.meta["task_id"] for e in kept],
                                           data_dir=data_dir), quiet=True, dataset=dataset)
-        lines = (Path(summary.output) / "results.jsonl").read_text().splitlines()
+        lines = jsonl_lines((Path(summary.output) / "results.jsonl").read_text(encoding="utf-8"))
         verdicts = {row["task_id"]: row for row in map(json.loads, filter(None, lines))}
     pairs = []
     for example in paired:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from harness.app.pipeline.manifest import MANIFEST
-from harness.core.atomic import write_json, write_jsonl
+from harness.core.atomic import jsonl_lines, write_json, write_jsonl
 from harness.core.errors import BadInput
 from leaderboards.table import sort_tasks
 
@@ -23,7 +23,7 @@ _SHARD_DIR = re.compile(r"^(\d+)-of-(\d+)$")
 
 
 def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in jsonl_lines(path.read_text(encoding="utf-8")) if line.strip()]
 
 
 def find_shards(roots: list[Path]) -> dict[tuple[str, str], dict[int, Path]]:
