@@ -66,6 +66,16 @@ class EvaluateSummary:
         return self.plus_pass / max(self.samples or self.n_tasks, 1)
 
 
+def check_settings(cfg: EvaluateConfig) -> None:
+    """The flags' values, before anything starts (issue 28): one line, exit 2, nothing written."""
+    from harness import settings
+
+    settings.at_least("--jobs", cfg.jobs)
+    settings.sandbox("--sandbox", cfg.sandbox)
+    settings.task_list("--tasks", cfg.tasks, flag=True)
+    settings.at_least("--limit", cfg.limit)
+
+
 def select_tasks(dataset: Dataset, samples: dict, tasks: list[str] | None, limit: int | None) -> list[str]:
     if tasks:
         for task_id in tasks:
@@ -117,12 +127,11 @@ class VerdictCache:
 def evaluate(cfg: EvaluateConfig, sandbox: Sandbox | None = None, quiet: bool = False,
              dataset: Dataset | None = None) -> EvaluateSummary:
     """`dataset`: the benchmark's release, when the caller loaded it already (a run evaluates every variant)."""
+    check_settings(cfg)
     benchmark: Benchmark = get_benchmark(cfg.benchmark, **cfg.benchmark_options())
     dataset = dataset or benchmark.load(data_dir(cfg.data_dir))
     samples = read_samples(cfg.samples, dataset.problems)
     task_ids = select_tasks(dataset, samples, cfg.tasks, cfg.limit)
-    if cfg.jobs < 1:
-        raise BadInput("--jobs must be at least 1")
     output = Path(cfg.output)
     if output.exists() and not output.is_dir():
         raise BadInput(f"--output {output} exists and is not a directory")

@@ -71,6 +71,13 @@ class Registry(Generic[T]):
             self._load(name, target)
         return self._entries[name]
 
+    def check_name(self, name: str, where: str, extra: tuple[str, ...] = ()) -> None:
+        """BadInput "<where>: unknown <kind> 'x'; did you mean 'y'? (known: ...)" unless `name` is registered or one
+        of `extra` (e.g. "auto"); imports nothing, so settings are checked before any work starts."""
+        if name in extra or (isinstance(name, str) and name in self):
+            return
+        self._unknown(name, extra, f"{where}: ")
+
     def names(self) -> list[str]:
         self._discover()
         return sorted(set(self._entries) | set(self._lazy))
@@ -91,11 +98,11 @@ class Registry(Generic[T]):
 
     # ---- internals ------------------------------------------------------------------------------------------
 
-    def _unknown(self, name: str):
-        known = self.names()
-        close = difflib.get_close_matches(name, known, n=1)
+    def _unknown(self, name: str, extra: tuple[str, ...] = (), prefix: str = ""):
+        known = [*extra, *self.names()]
+        close = difflib.get_close_matches(name, known, n=1) if isinstance(name, str) else []
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise BadInput(f"unknown {self.kind} {name!r}{hint} (known: {', '.join(known)})")
+        raise BadInput(f"{prefix}unknown {self.kind} {name!r}{hint} (known: {', '.join(known)})")
 
     def _load(self, name: str, target: str) -> None:
         module_name, _, attribute = target.partition(":")

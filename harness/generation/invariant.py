@@ -174,6 +174,8 @@ class InvariantDecoder:
         prompt i is sampled with a generator of that seed (None: greedy)."""
         from harness.generation.sampling import make_generator
 
+        if batch_size < 1 or max_new_tokens < 1:  # the commands check this first; at 0 the loop below never ends
+            raise ValueError(f"batch_size and max_new_tokens must be at least 1, got {batch_size}, {max_new_tokens}")
         pending = deque(range(len(prompts)))
         active: list[_Sequence] = []
 

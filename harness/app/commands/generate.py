@@ -51,15 +51,18 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    from harness import settings
     from harness.generation import DecodingConfig, GenerateConfig, check_batch_invariance, generate_samples
 
-    if args.batch_size < 1 or args.max_new_tokens < 1:
-        raise BadInput("--batch-size and --max-new-tokens must be at least 1")
+    settings.backend("--backend", args.backend)  # every setting before anything starts: exit 2, nothing written
+    settings.decoding("--", batch_size=args.batch_size, max_new_tokens=args.max_new_tokens)
+    settings.at_least("--limit", args.limit)
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks is not None else None
+    settings.task_list("--tasks", tasks, flag=True)
     decoding = DecodingConfig(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size,
                               batch_mode=args.batch_mode, dtype=args.dtype, device=args.device,
                               n_samples=args.n_samples, temperature=args.temperature, top_p=args.top_p, seed=args.seed)
     decoding.check()
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
     config = GenerateConfig(
         model=args.model, benchmark=args.benchmark, subset=args.subset, split=args.split, limit=args.limit,
         tasks=tasks, backend=args.backend, prompt_style=args.prompt_style, decoding=decoding,

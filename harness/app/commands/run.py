@@ -62,7 +62,7 @@ def _apply_limit(config, limit: int | None) -> None:
 def run(args) -> int:
     from harness.app.pipeline.config import load_run_config
     from harness.app.pipeline.grid import parse_sweep_option
-    from harness.app.pipeline.run import Shard
+    from harness.app.pipeline.run import ComparisonRun, Shard
 
     profile = args.profile or (None if args.config else "smoke")
     config = load_run_config(profile, args.config, _overrides(args))
@@ -71,16 +71,17 @@ def run(args) -> int:
     shard = Shard.parse(args.shard) if args.shard else None
     name = profile or Path(args.config).stem
     run_dir = Path(args.output or Path("runs") / name)
+    # planned before the lock: unknown variants, bad sweeps and chains are exit 2 with nothing written
+    comparison = ComparisonRun(config, run_dir, shard=shard, profile=profile, sweeps=sweeps)
     with outdir.locked(run_dir):  # a second `run` into this directory gets exit 2 "RUN_DIR is in use by pid N"
-        return _run(config, run_dir, shard, profile, sweeps)
+        return _run(comparison, run_dir, shard)
 
 
-def _run(config, run_dir: Path, shard, profile, sweeps) -> int:
+def _run(comparison, run_dir: Path, shard) -> int:
     from harness.app.pipeline.manifest import stage_counts
     from harness.app.pipeline.publish import publish_leaderboard
-    from harness.app.pipeline.run import ComparisonRun
 
-    result = ComparisonRun(config, run_dir, shard=shard, profile=profile, sweeps=sweeps).run()
+    result = comparison.run()
     counts = stage_counts(result.stages)
     print(f"fgit-bench run: {counts['total']} stages ({counts['ran']} run now, {counts['shared']} of them served "
           f"from work shared with another variant or run; {counts['up_to_date']} up to date) in "

@@ -131,6 +131,7 @@ def load_run_config(profile: str | None, config_file: str | None, overrides: dic
     if "benchmarks" in data:
         data["benchmarks"] = [b if isinstance(b, dict) else {"name": b} for b in data["benchmarks"]]
     config = from_dict(RunConfig, data, where=config_file or f"profile {profile}")
+    check_settings(config, config_file or f"profile {profile}", overrides or {})
     if config.variants is None:  # every plugin, then every defined instance
         config.variants = default_variants() + list(config.variant)
     if config.benchmarks is None:
@@ -140,6 +141,34 @@ def load_run_config(profile: str | None, config_file: str | None, overrides: dic
     if len(set(config.variants)) != len(config.variants):
         raise BadInput(f"variants listed twice: {config.variants}")
     return config
+
+
+def check_settings(config: RunConfig, source: str, overrides: dict) -> None:
+    """Every setting of the run in range and every name registered, before anything starts (issue 28): one line,
+    exit 2, nothing written. A value given by a flag is named by its flag (`--jobs`), else by its key in `source`."""
+    from harness import settings
+
+    def where(key: str) -> str:
+        return f"--{key.replace('_', '-')}" if key in overrides else f"{source}: {key}"
+
+    settings.sandbox(where("sandbox"), config.sandbox)
+    settings.at_least(where("jobs"), config.jobs)
+    generation = config.generation
+    settings.backend(f"{source}: generation.backend", generation.backend)
+    settings.decoding(f"{source}: generation.", batch_size=generation.batch_size,
+                      max_new_tokens=generation.max_new_tokens, batch_mode=generation.batch_mode,
+                      dtype=generation.dtype)
+    if generation.backend == "replay" and not generation.samples_from:
+        raise BadInput(f"{source}: generation.samples_from is required by backend 'replay' (a samples .jsonl)")
+    settings.at_least(f"{source}: training.limit", config.training.limit)
+    if config.benchmarks is not None and not config.benchmarks:
+        raise BadInput(f"{source}: benchmarks is empty: name at least one benchmark, or leave benchmarks out")
+    for i, spec in enumerate(config.benchmarks or []):
+        settings.benchmark(f"{source}: benchmarks[{i}].name", spec.name, spec.benchmark_options())
+        settings.task_list(f"{source}: benchmarks[{i}].tasks", spec.tasks)
+        settings.at_least(f"{source}: benchmarks[{i}].limit", spec.limit)
+    if config.models is not None and not config.models:
+        raise BadInput(f"{source}: models is empty: name at least one model, or leave models out")
 
 
 def default_variants() -> list[str]:
