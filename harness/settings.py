@@ -66,3 +66,18 @@ def decoding(prefix: str, *, batch_size, max_new_tokens, batch_mode=None, dtype=
     at_least(name("max_new_tokens"), max_new_tokens)
     one_of(name("batch_mode"), batch_mode, BATCH_MODES)
     one_of(name("dtype"), dtype, DTYPES)
+
+
+def sampling(prefix: str, *, n_samples, temperature, top_p) -> None:
+    """Sampling settings (issue 25), named as `decoding` names them."""
+    name = (lambda key: f"--{key.replace('_', '-')}") if prefix == "--" else (lambda key: f"{prefix}{key}")
+    at_least(name("n_samples"), n_samples)
+    for key, value in (("temperature", temperature), ("top_p", top_p)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise BadInput(f"{name(key)} must be a number, got {value!r}")
+    if not temperature >= 0:
+        raise BadInput(f"{name('temperature')} must be 0 (greedy) or more")
+    if not 0 < top_p <= 1:
+        raise BadInput(f"{name('top_p')} must be in (0, 1]")
+    if temperature == 0 and top_p != 1:
+        raise BadInput(f"{name('top_p')} needs {name('temperature')} > 0 (greedy decoding takes the most likely token)")

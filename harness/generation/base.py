@@ -63,16 +63,9 @@ class DecodingConfig:
 
     def check(self) -> None:
         """One line of bad input for settings that cannot be decoded."""
-        from harness.core.errors import BadInput
+        from harness import settings
 
-        if self.n_samples < 1:
-            raise BadInput("--n-samples must be at least 1")
-        if not self.temperature >= 0:
-            raise BadInput("--temperature must be 0 (greedy) or more")
-        if not 0 < self.top_p <= 1:
-            raise BadInput("--top-p must be in (0, 1]")
-        if self.greedy and self.top_p != 1:
-            raise BadInput("--top-p needs --temperature > 0 (greedy decoding takes the most likely token)")
+        settings.sampling("--", n_samples=self.n_samples, temperature=self.temperature, top_p=self.top_p)
 
 
 @dataclass(frozen=True)

@@ -158,6 +158,8 @@ def check_settings(config: RunConfig, source: str, overrides: dict) -> None:
     settings.decoding(f"{source}: generation.", batch_size=generation.batch_size,
                       max_new_tokens=generation.max_new_tokens, batch_mode=generation.batch_mode,
                       dtype=generation.dtype)
+    settings.sampling(f"{source}: generation.", n_samples=generation.n_samples,
+                      temperature=generation.temperature, top_p=generation.top_p)
     if generation.backend == "replay" and not generation.samples_from:
         raise BadInput(f"{source}: generation.samples_from is required by backend 'replay' (a samples .jsonl)")
     settings.at_least(f"{source}: training.limit", config.training.limit)
