@@ -31,9 +31,11 @@ EXITED = "exited before the tests completed"
 
 
 def judge_stage(dataset: str, entry_point: str, inputs: list, expected: list, atol: float,
-                stage: dict) -> tuple[str, list[bool], str]:
+                stage: dict, judge=None) -> tuple[str, list[bool], str]:
     """(status, details, why) of one stage, as evalplus's untrusted_check(fast_check=True) reports it: details
-    are the per-input results up to the first failure."""
+    are the per-input results up to the first failure. `judge` replaces `judge_answer` (same signature) for a
+    benchmark whose answers are not outputs (QuixBugs' observations)."""
+    judge_answer_ = judge or judge_answer
     details: list[bool] = []
     answers = stage.get("answers", [])
     for index, text in enumerate(answers):
@@ -42,7 +44,7 @@ def judge_stage(dataset: str, entry_point: str, inputs: list, expected: list, at
         if isinstance(text, dict):  # an every-input stage's failed input: where a fast-check stage would end
             return "fail", details + [False], _failed_why(index, text)
         try:
-            ok, atol, why = judge_answer(dataset, entry_point, inputs[index], text, expected, index, atol)
+            ok, atol, why = judge_answer_(dataset, entry_point, inputs[index], text, expected, index, atol)
         except CodecError as exc:
             return "fail", details + [False], f"input {index}: malformed output ({exc})"
         if ok and dataset == "humaneval" and entry_point == "find_zero":
@@ -90,7 +92,8 @@ def _failed_why(index: int, answer: dict) -> str:
     return f"time limit exceeded on input {index}" if kind == "TimeoutException" else f"raised {kind} on input {index}"
 
 
-def count_passed(dataset: str, entry_point: str, inputs: list, expected: list, atol: float, stage: dict) -> int:
+def count_passed(dataset: str, entry_point: str, inputs: list, expected: list, atol: float, stage: dict,
+                 judge=None) -> int:
     """How many inputs of an every-input stage (evalplus's fast_check=False) got a right answer: evalplus's
     `sum(details)`. Answers past the inputs count for nothing; a failed input's placeholder is a failure."""
     passed = 0
@@ -98,7 +101,7 @@ def count_passed(dataset: str, entry_point: str, inputs: list, expected: list, a
         if isinstance(text, dict):
             continue
         try:
-            ok, atol, _ = judge_answer(dataset, entry_point, inputs[index], text, expected, index, atol)
+            ok, atol, _ = (judge or judge_answer)(dataset, entry_point, inputs[index], text, expected, index, atol)
         except CodecError:
             continue
         if ok and not (dataset == "humaneval" and entry_point == "find_zero"):

@@ -179,8 +179,9 @@ class EvalPlusBenchmark(Benchmark):
             return Verdict(status, status, detail=result.error)
         problem = dataset.problems[task_id]
         expected = self._oracle[task_id]
+        judge = self.answer_judge(problem)
         judged = {split: judge_stage(self.dataset_name, problem["entry_point"], problem[f"{split}_input"],
-                                     expected[split], problem["atol"], result.value[split])
+                                     expected[split], problem["atol"], result.value[split], judge)
                   for split in ("base", "plus")}
         (base_status, base_details, base_why), (plus_status, plus_details, plus_why) = judged["base"], judged["plus"]
         detail = base_status if base_status != "pass" else plus_status
@@ -199,8 +200,14 @@ class EvalPlusBenchmark(Benchmark):
             return 0
         problem = dataset.problems[task_id]
         expected = self._oracle[task_id]
+        judge = self.answer_judge(problem)
         return sum(count_passed(self.dataset_name, problem["entry_point"], problem[f"{split}_input"],
-                                expected[split], problem["atol"], result.value[split]) for split in ("base", "plus"))
+                                expected[split], problem["atol"], result.value[split], judge)
+                   for split in ("base", "plus"))
+
+    def answer_judge(self, problem: dict):
+        """The per-answer judge (None: evalplus's `judge_answer`); QuixBugs judges observations instead."""
+        return None
 
     def _failed_tests(self, task_id: str, status: str, details: list, inputs: list) -> list:
         # evalplus.evaluate's get_failed_tests with fast_check: only the last (failing) input is reported.

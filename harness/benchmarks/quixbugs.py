@@ -5,8 +5,8 @@
   candidate differs. Neither needs a sandbox.
 - `plausible`: the program passes the task's tests, run as evalplus does it (differential testing, in the sandbox):
   the release's assert scripts become cases whose observations are compared with the reference program's
-  (`quixbugs_cases`), through the same `evalplus_groundtruth` / `evalplus_outputs` jobs (judged outside the sandbox) as HumanEval+ and MBPP+, so
-  whatever those jobs guarantee about verdicts holds here too.
+  (`quixbugs_cases`), through the same `evalplus_groundtruth` / `evalplus_outputs` jobs as HumanEval+ and MBPP+;
+  the cases send back values and every assert's comparison is made outside the sandbox (`quixbugs_judge`).
 
 Everything the rest of the harness needs to know about QuixBugs is declared on the class below.
 """
@@ -30,7 +30,7 @@ from sandboxes.pool import JobResult
 RELEASE_FILE = "QuixBugs-python.jsonl"
 RELEASE_SHA256 = "7322b63b31c2e20c7e05b97ef05e674e30eed5601df5cce7545a1a77031bf4d3"  # ../shared/data/SOURCES.md
 TASK_PREFIX = "QuixBugs/"
-CASES_FORMAT = 1  # of quixbugs_cases' harness: in the ground-truth and verdict keys, so a change recomputes both
+CASES_FORMAT = 2  # of the cases harness, in the ground-truth and verdict keys (2: values judged outside, issue 27)
 
 
 @BENCHMARKS.register("quixbugs")
@@ -90,7 +90,7 @@ class QuixBugs(EvalPlusBenchmark):
         if missing:
             raise BadInput(f"{where}: QuixBugs row lacks {', '.join(missing)}")
         try:
-            harness, cases = build_cases(row["tests"])
+            harness, cases, formulas = build_cases(row["tests"])
         except (SyntaxError, ValueError) as exc:
             raise BadInput(f"{where}: QuixBugs tests of {row['name']} cannot be turned into cases: {exc}") from None
         return {
@@ -99,6 +99,7 @@ class QuixBugs(EvalPlusBenchmark):
             "reference": row["solution"], "tests": row["tests"],
             # evalplus-style fields: the reference with the cases appended is the canonical solution
             "canonical_solution": program_with_cases(row["solution"], harness), "cases": harness,
+            "assert_formulas": formulas,
             "base_input": [[i] for i in range(cases)], "plus_input": [], "atol": 0,
         }
 
@@ -134,6 +135,12 @@ class QuixBugs(EvalPlusBenchmark):
         full = super().verdict(dataset, task_id, result)
         return Verdict(full.base_status, None, base_fail_tests=full.base_fail_tests, detail=full.base_status
                        if full.base_status != "pass" else "")
+
+    def answer_judge(self, problem: dict):
+        """Observations judged outside, every comparison on decoded data (quixbugs_judge)."""
+        from harness.benchmarks.quixbugs_judge import answer_judge
+
+        return answer_judge(problem["assert_formulas"])
 
     def limits_key(self) -> dict:
         return {**super().limits_key(), "cases_format": CASES_FORMAT}

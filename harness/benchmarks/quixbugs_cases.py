@@ -1,13 +1,22 @@
 """QuixBugs' assert scripts as evalplus-style test cases: an entry point `quixbugs_case(i)` that runs case i and
-returns what its asserts looked at, so the verdict is evalplus's differential check (the candidate's observations
-against the reference program's), not a script that judges itself inside the candidate's process.
+returns the *values* its asserts look at; every comparison is made outside the sandbox, on decoded data
+(harness/benchmarks/quixbugs_judge.py), as HumanEval+'s outputs are judged (issue 27).
 
 The release's `tests` are Python scripts of two shapes: top-level `assert f(*[args]) == expected` lines (one case
 each), or helper classes, `def testN():` functions holding the asserts, and top-level `testN()` calls (one case per
-call). Every assert becomes an observation: for `assert A == B` the value of A (what the program computed; B is the
-expected value, which the reference's A equals, since every reference passes its tests), for any other assert
-(`assert path_found`, `assert not x`, `assert abs(sqrt(...) - r) <= eps`) the value of the asserted expression.
-The rest of the script (classes, helpers, module-level set-up) is kept as written, after the program.
+call). Each assert gets a number and becomes an observation:
+- `assert A == B` observes the value of A only; the judge compares it with the reference program's A (every
+  reference passes its tests, so that is B) with evalplus's comparison. B is not evaluated in the candidate's
+  process when it is a literal (nor is a name bound once to a literal and used only there): the expected value is
+  then nowhere in the code the candidate runs beside. When A is not a value (a linked-list node, compared by
+  identity), the observation is `A is B`, with B evaluated lazily: identity involves no code of the candidate's.
+- any other assert (`assert path_found`, `assert not x`, `assert abs(sqrt(...) - r) <= eps`) observes its leaves:
+  the maximal sub-expressions outside a small language of literals, `not`/`and`/`or`, arithmetic, comparisons and
+  `abs`/`len`/`round`/`min`/`max`; the judge evaluates the assert's expression itself (its formula, kept here, never
+  sent to the sandbox) on the decoded leaves, so a float subclass whose `__sub__` returns 0 cannot make it true.
+Observed values are encoded at once by the guest codec (type-exact, read with the built-in types' own methods: an
+object with its own `__eq__` is opaque and fails). The rest of the script (classes, helpers, module-level set-up) is
+kept as written, after the program.
 """
 
 from __future__ import annotations
@@ -15,49 +24,130 @@ from __future__ import annotations
 import ast
 
 ENTRY_POINT = "quixbugs_case"
-_OBSERVE = "_quixbugs_observe"
+_EQ = "_quixbugs_eq"
+_EXPR = "_quixbugs_expr"
 _SEEN = "_quixbugs_seen"
 _CASES = "_QUIXBUGS_CASES"
+# Calls the judge evaluates itself (the builtin of that name, never the candidate's).
+FORMULA_CALLS = ("abs", "len", "round", "min", "max", "sorted", "sum", "all", "any")
+_FORMULA_NODES = (ast.Constant, ast.UnaryOp, ast.BinOp, ast.BoolOp, ast.Compare, ast.List, ast.Tuple, ast.Set,
+                  ast.Dict, ast.expr_context, ast.unaryop, ast.operator, ast.boolop, ast.cmpop)
 
 
-class _AssertToObservation(ast.NodeTransformer):
+def _is_literal(node: ast.expr) -> bool:
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+def _literal_only_names(function: ast.FunctionDef) -> set[str]:
+    """Names bound exactly once in `function`, to a literal, and read only as the right side of an `assert A == name`:
+    their binding can be dropped with the comparison (shortest_paths' `expected = {...}`)."""
+    bound: dict[str, int] = {}
+    literal: set[str] = set()
+    as_expected: dict[str, int] = {}
+    loads: dict[str, int] = {}
+    for node in ast.walk(function):
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Store):
+                bound[node.id] = bound.get(node.id, 0) + 1
+            else:
+                loads[node.id] = loads.get(node.id, 0) + 1
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if _is_literal(node.value):
+                literal.add(node.targets[0].id)
+        elif isinstance(node, ast.Assert) and _is_eq(node.test) and isinstance(node.test.comparators[0], ast.Name):
+            name = node.test.comparators[0].id
+            as_expected[name] = as_expected.get(name, 0) + 1
+    return {name for name in literal if bound.get(name) == 1 and as_expected.get(name, 0) == loads.get(name, 0)}
+
+
+def _is_eq(test: ast.expr) -> bool:
+    return isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+
+
+class _Observations(ast.NodeTransformer):
+    """Rewrites asserts into observation calls and collects the formulas of the non-`==` ones."""
+
+    def __init__(self):
+        self.formulas: dict[int, str] = {}
+        self.count = 0
+        self.dropped: set[str] = set()  # literal-only names of the function being rewritten
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        outer, self.dropped = self.dropped, _literal_only_names(node)
+        self.generic_visit(node)
+        node.body = [s for s in node.body if not (isinstance(s, ast.Assign) and len(s.targets) == 1
+                                                  and isinstance(s.targets[0], ast.Name)
+                                                  and s.targets[0].id in self.dropped)] or [ast.Pass()]
+        self.dropped = outer
+        return node
+
     def visit_Assert(self, node: ast.Assert) -> ast.stmt:
+        number = self.count
+        self.count += 1
         test = node.test
-        if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
-            args = [test.left, test.comparators[0]]
+        if _is_eq(test):
+            expected = test.comparators[0]
+            if _is_literal(expected) or (isinstance(expected, ast.Name) and expected.id in self.dropped):
+                lazy: ast.expr = ast.Constant(None)  # never built here: the judge has the reference's value
+            else:
+                lazy = ast.Lambda(ast.arguments([], [], None, [], [], None, []), expected)
+            call = ast.Call(ast.Name(_EQ, ast.Load()), [ast.Constant(number), test.left, lazy], [])
         else:
-            args = [test]
-        call = ast.Call(func=ast.Name(_OBSERVE, ast.Load()), args=args, keywords=[])
+            leaves: list[ast.expr] = []
+            formula = _formula(test, leaves)
+            self.formulas[number] = ast.unparse(formula)
+            call = ast.Call(ast.Name(_EXPR, ast.Load()), [ast.Constant(number), ast.List(leaves, ast.Load())], [])
         return ast.copy_location(ast.Expr(call), node)
 
 
-# Observations leave the child as plain data: exact builtin types, dict subclasses (defaultdict) as dicts, as `==`
-# in the test compares them. A value that is not plain data (a linked-list node, compared by identity) is observed
-# as the truth value of its assert instead.
+def _formula(node: ast.expr, leaves: list) -> ast.expr:
+    """`node` with each leaf replaced by `_leafN` (N its index in `leaves`, where the leaf is appended)."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FORMULA_CALLS \
+            and not node.keywords:
+        return ast.Call(node.func, [_formula(a, leaves) for a in node.args], [])
+    if isinstance(node, _FORMULA_NODES) and not isinstance(node, ast.Constant):
+        node = ast.NodeTransformer.generic_visit(_Leaves(leaves), node)  # children only
+        return node
+    if isinstance(node, ast.Constant):
+        return node
+    leaves.append(node)
+    return ast.Name(f"_leaf{len(leaves) - 1}", ast.Load())
+
+
+class _Leaves(ast.NodeTransformer):
+    def __init__(self, leaves: list):
+        self.leaves = leaves
+
+    def visit(self, node):
+        if isinstance(node, ast.expr):
+            return _formula(node, self.leaves)
+        return node
+
+
+# Observations are codec data made at once (a snapshot: a later mutation by the test does not change them), by the
+# guest codec, which reads values with the built-in types' own methods only. `is` is the one operation applied
+# here: it runs no code of the candidate's.
 _PRELUDE = f"""\
+from sandboxes.guest.codec import encode as _quixbugs_encode
 {_SEEN} = []
-class _QuixbugsNotPlain(Exception):
-    pass
-def _quixbugs_plain(value):
-    kind = type(value)
-    if value is None or kind in (bool, int, float, complex, str, bytes):
-        return value
-    if isinstance(value, dict):
-        return {{_quixbugs_plain(k): _quixbugs_plain(v) for k, v in dict.items(value)}}
-    if kind in (list, tuple, set, frozenset):
-        return kind(_quixbugs_plain(v) for v in value)
-    raise _QuixbugsNotPlain
-_QUIXBUGS_NOTHING = object()
-def {_OBSERVE}(value, expected=_QUIXBUGS_NOTHING):
-    try:
-        {_SEEN}.append(_quixbugs_plain(value))
-    except _QuixbugsNotPlain:
-        {_SEEN}.append(bool(value == expected) if expected is not _QUIXBUGS_NOTHING else bool(value))
+_QUIXBUGS_VALUE_TYPES = (type(None), bool, int, float, complex, str, bytes, list, tuple, dict, set, frozenset)
+def {_EQ}(number, value, expected):
+    if isinstance(value, _QUIXBUGS_VALUE_TYPES):
+        {_SEEN}.append(["v", number, _quixbugs_encode(value)])
+    else:
+        {_SEEN}.append(["is", number, expected is not None and value is expected()])
+def {_EXPR}(number, leaves):
+    {_SEEN}.append(["x", number, [_quixbugs_encode(leaf) for leaf in leaves]])
 """
 
 
-def build_cases(tests: str) -> tuple[str, int]:
-    """(harness code to append to a program, number of cases) for one task's test script."""
+def build_cases(tests: str) -> tuple[str, int, dict[int, str]]:
+    """(harness code to append to a program, number of cases, formulas of the non-`==` asserts by number) for one
+    task's test script."""
     module = ast.parse(tests)
     kept: list[ast.stmt] = []
     cases: list[str] = []
@@ -77,7 +167,8 @@ def build_cases(tests: str) -> tuple[str, int]:
     if not cases:
         raise ValueError("no asserts and no test-function calls in the test script")
     module.body = kept
-    body = ast.unparse(ast.fix_missing_locations(_AssertToObservation().visit(module)))
+    observations = _Observations()
+    body = ast.unparse(ast.fix_missing_locations(observations.visit(module)))
     harness = "\n".join([
         _PRELUDE,
         body,
@@ -87,7 +178,7 @@ def build_cases(tests: str) -> tuple[str, int]:
         f"    {_CASES}[index]()",
         f"    return list({_SEEN})",
     ])
-    return harness + "\n", len(cases)
+    return harness + "\n", len(cases), observations.formulas
 
 
 def program_with_cases(program: str, harness: str) -> str:

@@ -3,13 +3,17 @@ and comments; and the line-level match of the changed line(s) alone.
 
 Normalisation is by Python's own tokenizer (no library offers this for Python source): a program becomes its logical
 lines, each the indentation depth plus its tokens joined by one space. So spacing inside a line, the width of the
-indentation, blank lines, line continuations and comments never count; docstrings count as comments too (a
-bare string statement is documentation, and a model that copies the task's docstring into its answer has not
-changed the program). A text that does not tokenize matches nothing.
+indentation, blank lines, line continuations and comments never count; docstrings count as comments too (a model
+that copies the task's docstring into its answer has not changed the program). What is a docstring is decided on
+the syntax tree, as Python decides it: a plain string constant as the first statement of a module, class or
+function body. Any other bare string statement is code: an f-string is an expression that runs (on Python 3.11 it
+is one STRING token, so a token-level rule dropped `f"{(fn := wrong)}"`, which rebinds the function, and a wrong
+program matched exactly; issue 27). A text that does not parse matches nothing.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
 import io
 import tokenize
@@ -20,12 +24,18 @@ _SKIPPED = {tokenize.COMMENT, tokenize.NL, tokenize.ENCODING, tokenize.ENDMARKER
 
 
 def logical_lines(source: str) -> list[Line] | None:
-    """The normalised logical lines of `source`, or None when it does not tokenize."""
+    """The normalised logical lines of `source` without its docstrings, or None when it does not parse."""
+    source = source.replace("\t", "    ")
+    try:
+        docstrings = _docstring_spans(ast.parse(source), source.splitlines(keepends=True))
+    except (SyntaxError, ValueError):
+        return None
     lines: list[Line] = []
     depth = 0
     current: list[str] = []
+    span: list = [None, None]  # (row, col) where the current logical line starts and ends
     try:
-        for token in tokenize.generate_tokens(io.StringIO(source.replace("\t", "    ")).readline):
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
             if token.type in _SKIPPED:
                 continue
             if token.type == tokenize.INDENT:
@@ -33,27 +43,40 @@ def logical_lines(source: str) -> list[Line] | None:
             elif token.type == tokenize.DEDENT:
                 depth -= 1
             elif token.type == tokenize.NEWLINE:
-                if current:
+                if current and tuple(span) not in docstrings:
                     lines.append((depth, " ".join(current)))
                 current = []
             else:
+                if not current:
+                    span[0] = token.start
+                span[1] = token.end
                 current.append(token.string)
     except (tokenize.TokenError, IndentationError, SyntaxError):
         return None
-    if current:
+    if current and tuple(span) not in docstrings:
         lines.append((depth, " ".join(current)))
-    return [line for line in lines if not _is_docstring(line)]
+    return lines
 
 
-def _is_docstring(line: Line) -> bool:
-    """A logical line that is one string literal (or implicitly joined literals) and nothing else."""
-    text = line[1]
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
-    except (tokenize.TokenError, SyntaxError):
-        return False
-    kinds = [t.type for t in tokens if t.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER)]
-    return bool(kinds) and all(kind == tokenize.STRING for kind in kinds)
+def _docstring_spans(tree: ast.Module, rows: list[str]) -> set[tuple[tuple[int, int], tuple[int, int]]]:
+    """((row, col) start, end) of every docstring statement: the first statement of a module, class or function
+    body when it is an expression statement holding a plain `str` constant (implicitly joined literals are one
+    constant; an f-string is a JoinedStr, bytes are no docstring). A logical line is dropped only when it is
+    exactly such a statement, so `"doc"; f = g` on one line is kept whole. Columns become character offsets, as
+    tokenize counts them (ast counts UTF-8 bytes)."""
+
+    def column(row: int, byte_offset: int) -> int:
+        return len(rows[row - 1].encode("utf-8")[:byte_offset].decode("utf-8", "replace"))
+
+    spans = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and type(first.value.value) is str):
+                spans.add(((first.lineno, column(first.lineno, first.col_offset)),
+                           (first.end_lineno, column(first.end_lineno, first.end_col_offset))))
+    return spans
 
 
 def exact_match(candidate: str, reference: str) -> bool:
