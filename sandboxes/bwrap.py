@@ -220,7 +220,7 @@ class BwrapSandbox(Sandbox):
         for prefix in self.prefixes:
             args += ["--ro-bind", prefix, prefix]
         args += ["--ro-bind", str(GUEST_DIR), f"{MOUNT_ROOT}/sandboxes/guest",
-                 "--proc", "/proc", "--dev", "/dev"]
+                 "--proc", "/proc", "--dev", "/dev", "--mqueue", "/dev/mqueue"]  # mqueue: swept (guest/residue.py)
         args += [*size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORK_DIR,
                  "--clearenv"]
         env = worker_env({"PYTHONPATH": MOUNT_ROOT, "HOME": WORK_DIR, "TMPDIR": "/tmp", "FGIT_SANDBOX_PIDNS": "1",

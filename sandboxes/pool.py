@@ -76,6 +76,10 @@ class WorkerPool:
         self._workers: list[WorkerHandle | None] = [None] * size
         self._starting: list[threading.Thread | None] = [None] * size  # warm_up()'s start of each slot
         self._ooms = [0] * size  # each worker's OOM-kill count after its last job
+        # Slots whose worker ran a reference job (ground truth, a canonical solution): it is replaced before it runs
+        # anything else, so that no candidate descends from a process that held reference code or outputs (its
+        # freed memory, readable through /proc/self/mem once a child makes itself dumpable again; issue 27).
+        self._holds_reference = [False] * size
         self._lock = threading.Lock()
         self._closed = False
 
@@ -129,7 +133,10 @@ class WorkerPool:
             starting.join()
         return self._workers[slot] or self._start(slot)
 
-    def _run_one(self, slot: int, function: str, payload: Any, timeout: float) -> JobResult:
+    def _run_one(self, slot: int, function: str, payload: Any, timeout: float, reference: bool = False) -> JobResult:
+        if self._holds_reference[slot] and not reference:
+            self._replace(slot)
+        self._holds_reference[slot] = reference
         worker = self._worker(slot)
         blob = pickle.dumps((function, payload), protocol=pickle.HIGHEST_PROTOCOL)
         xfer_file = None
@@ -168,8 +175,10 @@ class WorkerPool:
         if frame is None:  # over the wall-clock limit: kill the worker with everything it started
             self._replace(slot)
             return JobResult(error="timeout", detail=f"no answer in {timeout:.1f}s", seconds=elapsed)
-        (status, value), seconds = frame
+        (status, value), seconds, residue = frame
         ooms, self._ooms[slot] = self._ooms[slot], worker.oom_events()
+        if residue:  # the sample left what the worker could not remove (guest/residue.py): the next job on this
+            self._replace(slot)  # slot starts in a fresh sandbox; this job's own result stands
         if self._ooms[slot] > ooms:  # a process of the sample was killed by the group's memory limit
             self._replace(slot)
             return JobResult(value=value if status == "ok" else None, error="oom",
@@ -184,14 +193,16 @@ class WorkerPool:
         if worker is not None:
             worker.kill()
 
-    def run(self, function: str, payloads: list, timeouts: list[float], costs: list[float] | None = None):
+    def run(self, function: str, payloads: list, timeouts: list[float], costs: list[float] | None = None,
+            reference: bool = False):
         """Yield (index, JobResult) as jobs finish. Jobs are taken by `size` threads in order, or longest first
-        when `costs` (any consistent estimate of each job's run time) is given."""
+        when `costs` (any consistent estimate of each job's run time) is given. `reference`: the jobs run trusted
+        reference code (see `_holds_reference`)."""
         if costs is not None and len(costs) != len(payloads):
             raise ValueError("one cost per payload")
         feed = JobFeed()
         for index, (payload, timeout) in enumerate(zip(payloads, timeouts, strict=True)):
-            feed.put(index, function, payload, timeout, 0.0 if costs is None else costs[index])
+            feed.put(index, function, payload, timeout, 0.0 if costs is None else costs[index], reference=reference)
         feed.close()
         yield from self.run_feed(feed, threads=min(self._size, max(1, len(payloads))))
 
@@ -207,9 +218,9 @@ class WorkerPool:
                 job = feed.take(lambda: self._closed)
                 if job is None:
                     return
-                key, function, payload, timeout = job
+                key, function, payload, timeout, reference = job
                 try:
-                    done.put((key, self._run_one(slot, function, payload, timeout)))
+                    done.put((key, self._run_one(slot, function, payload, timeout, reference)))
                 except BaseException as exc:  # infrastructure failure: surface it in the caller's thread
                     done.put((key, exc))
                     return
@@ -256,12 +267,14 @@ class JobFeed:
         self._cond = threading.Condition()
 
     def put(self, key: Any, function: str | Callable[[Any], Any], payload: Any, timeout: float,
-            priority: float = 0.0) -> None:
+            priority: float = 0.0, reference: bool = False) -> None:
+        """`reference`: the job runs trusted reference code (a ground truth, a canonical solution): its worker is
+        not reused for any other job (WorkerPool._holds_reference)."""
         function = job_name(function)  # an unknown job fails here, not in the sandbox
         with self._cond:
             if self._closed:
                 raise RuntimeError("job feed is closed")
-            heapq.heappush(self._heap, (-priority, self._added, key, function, payload, timeout))
+            heapq.heappush(self._heap, (-priority, self._added, key, function, payload, timeout, reference))
             self._added += 1
             self._cond.notify()
 
@@ -277,7 +290,8 @@ class JobFeed:
             self._cond.notify_all()
 
     def take(self, stop: Callable[[], bool]):
-        """(key, function, payload, timeout) of the next job; None once the feed is closed and empty (or stop())."""
+        """(key, function, payload, timeout, reference) of the next job; None once the feed is closed and empty (or
+        stop())."""
         with self._cond:
             while not self._heap:
                 if self._closed or stop():

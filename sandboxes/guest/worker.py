@@ -70,10 +70,13 @@ def _is_namespace_init() -> bool:
     return os.environ.get("FGIT_SANDBOX_PIDNS") == "1" and os.getpid() == 1
 
 
-def _sweep(deadline_s: float = 2.0) -> None:
+def _sweep(deadline_s: float = 2.0) -> list[str]:
     """After each job, kill every other process of the namespace (daemons, fork-bomb leftovers) and reap them, then
-    empty the scratch mounts: nothing a sample starts or writes outlives it or reaches the next sample (a full /tmp
-    or /dev/shm would break multiprocessing for every later job). kill(-1) from PID 1 spares only PID 1."""
+    empty the scratch mounts and remove what the namespaces keep alive without a process (System V IPC, POSIX
+    message queues, keys: sandboxes/guest/residue.py): nothing a sample starts or writes outlives it or reaches the
+    next sample (a full /tmp or /dev/shm would break multiprocessing for every later job; an earlier sample's
+    planted shared memory relayed a working program to a later one, issue 27). kill(-1) from PID 1 spares only
+    PID 1. Returns what could not be removed (then the worker is retired: the pool starts a fresh sandbox)."""
     try:
         os.kill(-1, signal.SIGKILL)
     except OSError:
@@ -104,6 +107,9 @@ def _sweep(deadline_s: float = 2.0) -> None:
     import multiprocessing.process
 
     multiprocessing.process.current_process()._config.pop("tempdir", None)  # it was in /tmp: made again on use
+    from sandboxes.guest.residue import sweep_residue
+
+    return sweep_residue()
 
 
 def _join_on_exit_not_on_pipe() -> None:
@@ -159,9 +165,9 @@ def main() -> None:
             result = ("ok", JOBS[function](payload))
         except BaseException as exc:  # the job failed, not the worker: report and go on
             result = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
-        if namespace_init:
-            _sweep()
-        writer.write(encode((result, time.perf_counter() - start)))
+        left = _sweep() if namespace_init else []
+        # A third item asks the pool to retire this worker: something of the sample survived the sweep.
+        writer.write(encode((result, time.perf_counter() - start, "; ".join(left))))
         # Dropped now, not at the next assignment: the next job may fork a candidate, which could walk up to
         # this frame and read the previous job's result (a task's expected outputs, after its ground truth).
         result = payload = None
