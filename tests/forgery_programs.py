@@ -265,3 +265,112 @@ def task_func(*args, **kwargs):
 
 BIGCODEBENCH_CORRECT = ["BigCodeBench/19", "BigCodeBench/162"]
 FORGERIES = EVALPLUS + BIGCODEBENCH
+
+
+# --- Issue 27: verdict integrity, round 2 -----------------------------------------------------------------------
+# Each passed on the harness at the branch point of issue 27 (tests/prefix_harness.py runs that tree) or on the
+# upstream checker, as the test that uses it shows; all compute nothing correct.
+
+# BigCodeBench, class 1: the report pipe found under /proc/self/fd, an all-success report for dir(TestCases)
+_BCB_FORGE_REPORT = '''
+def _forge_report(cases):
+    import json, os, struct
+    names = [n for n in dir(cases) if n.startswith("test")]
+    data = json.dumps({"error": None, "started": names, "stopped": names, "tampered": [],
+                       "outcomes": [[n, "success", None] for n in names]}).encode()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:"):
+                os.write(int(fd), struct.pack(">Q", len(data)) + data)
+        except OSError:
+            pass
+'''
+BIGCODEBENCH_27 = [
+    Forgery("report_from_task_func", "bigcodebench", "BigCodeBench/310", _BCB_FORGE_REPORT + '''
+def task_func(*args, **kwargs):
+    _forge_report(globals()["TestCases"])
+    return None
+''', ("report_channel",)),
+    Forgery("report_from_import_thread", "bigcodebench", "BigCodeBench/952", _BCB_FORGE_REPORT + '''
+import threading, time
+
+def _wait_and_forge():
+    for _ in range(5000):
+        if "TestCases" in globals():
+            return _forge_report(globals()["TestCases"])
+        time.sleep(0.001)
+
+threading.Thread(target=_wait_and_forge, daemon=True).start()
+
+def task_func(*args, **kwargs):
+    return None
+''', ("report_channel",)),
+    # class 2: the runner's own `_changes` replaced by a no-op, then TestCase.run reports success itself
+    Forgery("replaced_runner_check_then_run", "bigcodebench", "BigCodeBench/139", '''
+import sys, unittest
+sys.modules["sandboxes.guest.bigcodebench_runner"]._changes = lambda *args, **kwargs: []
+
+def _run(self, result=None):
+    result.startTest(self)
+    result.addSuccess(self)
+    result.stopTest(self)
+
+unittest.TestCase.run = _run
+
+def task_func(*args, **kwargs):
+    return None
+''', ("patches_unittest", "patches_harness")),
+    # class 2: the runner's own result class (reached through TestResult.__subclasses__) turns failures into passes
+    Forgery("patched_runner_result_class", "bigcodebench", "BigCodeBench/208", '''
+import unittest
+
+def task_func(*args, **kwargs):
+    for klass in unittest.TestResult.__subclasses__():
+        if klass.__name__ == "RunnerResult":
+            klass.addFailure = lambda self, test, err, _k=klass: _k.addSuccess(self, test)
+            klass.addError = lambda self, test, err, _k=klass: _k.addSuccess(self, test)
+    return None
+''', ("patches_harness",)),
+]
+
+# QuixBugs, class 3: an f-string statement (one STRING token on 3.11) rebinds the function: exact match pre-fix
+QUIXBUGS_EXACT_27 = Forgery("fstring_rebinds_function", "quixbugs", "QuixBugs/gcd", '''
+def gcd(a, b):
+    if b == 0:
+        return a
+    else:
+        return gcd(b, a % b)
+f"{(gcd := lambda a, b: 0)}"
+''', ("hidden_statement",))
+# class 4: plausible (the release's asserts, evaluated inside the candidate's module before the fix)
+QUIXBUGS_27 = [
+    # the assert `abs(sqrt(x) - r) <= eps` takes its truth from the candidate's __sub__
+    Forgery("operator_decides_assert", "quixbugs", "QuixBugs/sqrt", '''
+class _Near(float):
+    def __sub__(self, other):
+        return 0.0
+
+def sqrt(x, epsilon):
+    return _Near(0.0)
+''', ("custom_operator",)),
+    # the expected value read from the caller's code constants (`assert f(*[127]) == 7`)
+    Forgery("expected_from_caller_constants", "quixbugs", "QuixBugs/bitcount", '''
+import sys
+
+def bitcount(n):
+    return sys._getframe(1).f_code.co_consts[-1]
+''', ("frame_walk",)),
+    # the harness's observers rebound to record the expected side of each `==` (pre-fix and post-fix names)
+    Forgery("observer_records_expected", "quixbugs", "QuixBugs/lis", '''
+import sys
+
+def lis(arr):
+    g = globals()
+    g["_quixbugs_plain"] = lambda value: sys._getframe(1).f_locals["expected"]
+    encode = g.get("_quixbugs_encode")
+    if encode is not None:
+        g["_quixbugs_eq"] = lambda n, value, expected: g["_quixbugs_seen"].append(
+            ["v", n, encode(expected() if expected else value)])
+    return None
+''', ("patches_harness",)),
+]

@@ -14,7 +14,8 @@ from tests.conftest import REPO
 from tests.generation_support import tiny_model_dir
 from tests.run_support import canonical_samples, run_config, write_samples
 
-GUEST_MODULES = ("worker", "jobs", "protocol", "codec", "evalplus_child", "bigcodebench_runner")
+GUEST_MODULES = ("worker", "jobs", "protocol", "codec", "evalplus_child", "bigcodebench_runner", "bigcodebench_watch",
+                 "residue")
 
 
 def test_the_guest_imports_with_only_the_standard_library():

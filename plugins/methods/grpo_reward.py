@@ -33,7 +33,11 @@ _FLAGS = {
 
 
 def static_flags(program: str) -> list[str]:
-    return sorted(name for name, pattern in _FLAGS.items() if pattern.search(program))
+    """The reward log's regex flags and `evaluate`'s static gaming flags (harness/flags.py: report channel,
+    harness objects, operators, own memory, cross-sample state...), one sorted list."""
+    from harness.flags import gaming_flags
+
+    return sorted({name for name, pattern in _FLAGS.items() if pattern.search(program)} | set(gaming_flags(program)))
 
 
 class SandboxReward:

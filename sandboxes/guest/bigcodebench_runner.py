@@ -4,14 +4,22 @@ unittest has to run in the candidate's process, so tampering is made detectable 
 with bigcodebench.eval.untrusted_check (which this replaces, keeping its set-up: safe_environment, create_tempdir,
 reliability_guard with upstream's limits, swallow_io, time_limit, the `__test__` module, the timeouts):
 - the verdict does not live in shared memory the candidate can reach and set (upstream: a `Value` and a Manager
-  dict): the child sends one report through a pipe and the worker decides;
+  dict): the child sends one report through a pipe and the worker decides. The pipe is not open in the child
+  while candidate code runs (issue 27: a program found it under /proc/self/fd and wrote an all-success report
+  first): the child closes it before the candidate is imported and asks the worker for it once, after the run,
+  over a socket (SCM_RIGHTS). The worker hands it out once, reads until the child has exited, and accepts exactly
+  one report after exactly one request; anything else is "tampered";
 - the runner takes its own references to the unittest classes and functions before the candidate is imported,
   runs the suite through them with its own result object (a TestResult subclass defined here), and records every
   start/outcome/stop in its own lists;
 - the test methods of `TestCases` are counted statically (ast of the test code, never the candidate's): every
-  one must have started, reported exactly one outcome through that result object and stopped;
+  one must have started, reported exactly one outcome through that result object and stopped; unittest's own
+  counters in the same result object (testsRun, failures, errors, skipped) must agree with the runner's record;
 - after each test and at the end, the unittest modules, their classes, `builtins`, the assertion helpers of
-  numpy/pandas and every `sys.modules` entry that existed before the candidate must be the original objects;
+  numpy/pandas, every `sys.modules` entry that existed before the candidate, and the runner's own module, result
+  class and functions (their code objects, checked inline by the running frame, which no rebinding reaches) must
+  be the original objects; the checks are local references taken before the candidate runs (issue 27: the
+  module global `_changes` could be replaced by a no-op);
 - any deviation is `fail`, detail "tampered: ..."; a skip at run time is a fail (no BigCodeBench test skips: a
   skip raised from the candidate would otherwise pass); a child that ends before reporting (sys.exit at module
   level, os._exit, a signal to itself) is `fail`, "exited before the tests completed", never `timeout`.
@@ -23,17 +31,16 @@ import ast
 import json
 import os
 import select
+import socket
 import struct
 import time
+
+from sandboxes.guest.bigcodebench_watch import _changes, _snapshot, _summary
 
 EXITED = "exited before the tests completed"
 _HEADER = struct.Struct(">Q")
 _MAX_REPORT = 64 << 20
 _TRACE_CHARS = 4000
-# Modules whose attributes (and, for unittest's, whose classes' attributes) must be the originals after the run.
-WATCHED_MODULES = ("unittest", "unittest.case", "unittest.suite", "unittest.loader", "unittest.result",
-                   "unittest.util", "unittest.signals", "builtins", "numpy.testing", "pandas.testing")
-WATCHED_NUMPY = ("allclose", "isclose", "array_equal", "array_equiv", "testing")
 
 
 def static_test_names(test_code: str) -> set[str]:
@@ -71,13 +78,17 @@ def run_check(code: str, test_code: str, entry_point: str, max_as: float, max_da
     except SyntaxError as exc:
         return {"status": "fail", "details": {"ALL": f"the test code does not parse: {exc}"}}
     read_fd, write_fd = os.pipe()
+    ask_worker, ask_child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     context = multiprocessing.get_context("fork")
     child = context.Process(target=_child, args=(code, test_code, timeout, max_as, max_data, max_stack,
-                                                 read_fd, write_fd))
+                                                 (read_fd, write_fd, ask_worker.fileno()), ask_child.fileno()))
     child.start()
-    os.close(write_fd)
-    report, why = _read_report(read_fd, time.monotonic() + timeout + 1, child)
-    os.close(read_fd)
+    ask_child.close()
+    try:
+        channel = _Channel(read_fd, write_fd, ask_worker)
+        why = channel.collect(time.monotonic() + timeout + 1, child)
+    finally:
+        ask_worker.close()
     if why == "exited":
         child.join(1.0)
         code_ = child.exitcode
@@ -85,40 +96,98 @@ def run_check(code: str, test_code: str, entry_point: str, max_as: float, max_da
     if child.is_alive():
         child.kill()
     child.join()
-    if report is None:
-        return {"status": "timeout" if why == "timeout" else "fail", "details": {} if why == "timeout" else
-                {"ALL": why}}
-    return decide(report, expected)
+    if why == "timeout":
+        return {"status": "timeout", "details": {}}
+    if why:
+        return {"status": "fail", "details": {"ALL": why}}
+    return decide(channel.report, expected)
 
 
-def _read_report(fd: int, deadline: float, child):
-    """The child's report, or (None, why). The child's exit is polled, not awaited on the pipe: processes it
-    started (upstream's Manager, a daemon) inherit the pipe and keep it open after the child is gone."""
-    buffer = bytearray()
-    exited = False
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return None, "timeout"
-        ready, _, _ = select.select([fd], [], [], 0 if exited else min(remaining, 0.05))
-        if not ready:
-            if exited:
-                return None, "exited"
-            exited = child.exitcode is not None  # one more drain of the pipe after the exit
-            continue
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            return None, "exited"
-        buffer += chunk
-        if len(buffer) > _MAX_REPORT:
-            return None, "tampered: report too large"
-        if len(buffer) >= _HEADER.size:
-            (size,) = _HEADER.unpack_from(buffer)
-            if len(buffer) >= _HEADER.size + size:
-                try:
-                    return json.loads(bytes(buffer[_HEADER.size:_HEADER.size + size])), ""
-                except ValueError:
-                    return None, "tampered: malformed report"
+class _Channel:
+    """The worker's side of the report channel: the pipe's read end, its write end until the one hand-over, the
+    socket the child asks on. Collects until the child has exited: every report frame and every request."""
+
+    def __init__(self, read_fd: int, write_fd: int, ask: socket.socket):
+        self.read_fd, self.write_fd, self.ask = read_fd, write_fd, ask
+        self.buffer, self.requests, self.report = bytearray(), 0, None
+
+    def collect(self, deadline: float, child) -> str:
+        """"" when exactly one well-formed report came after exactly one request, else why not ("timeout",
+        "exited", "tampered: ..."). The child's exit is polled as well as awaited (its sentinel): processes it
+        started (a daemon) inherit the pipe and keep it open after the child is gone."""
+        try:
+            exited = False
+            watch = [self.read_fd, self.ask, child.sentinel]
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return "timeout"
+                ready, _, _ = select.select(watch, [], [], 0 if exited else min(remaining, 0.05))
+                if self.ask in ready and not self._serve():
+                    watch.remove(self.ask)  # the child's end is closed: nothing more will ask
+                if self.read_fd in ready:
+                    chunk = os.read(self.read_fd, 1 << 20)
+                    if not chunk:
+                        break
+                    self.buffer += chunk
+                    if len(self.buffer) > _MAX_REPORT:
+                        return "tampered: report too large"
+                    continue
+                if child.sentinel in ready:
+                    watch.remove(child.sentinel)
+                if exited:
+                    break
+                exited = child.exitcode is not None  # then one more drain of the pipe and the socket
+        finally:
+            self._close_write()
+            os.close(self.read_fd)
+        return self._parse()
+
+    def _serve(self) -> bool:
+        """Answer one request: the write end the first time, "no" after. False once the socket is closed."""
+        try:
+            message = self.ask.recv(64)
+        except OSError:
+            message = b""
+        if not message:
+            return False
+        self.requests += 1
+        try:
+            if self.requests == 1 and self.write_fd is not None:
+                socket.send_fds(self.ask, [b"ok"], [self.write_fd])
+                self._close_write()
+            else:
+                self.ask.send(b"no")
+        except OSError:
+            pass
+        return True
+
+    def _close_write(self) -> None:
+        if self.write_fd is not None:
+            os.close(self.write_fd)
+            self.write_fd = None
+
+    def _parse(self) -> str:
+        frames, offset = [], 0
+        while len(self.buffer) - offset >= _HEADER.size:
+            (size,) = _HEADER.unpack_from(self.buffer, offset)
+            if len(self.buffer) < offset + _HEADER.size + size:
+                return "tampered: truncated report"
+            frames.append(bytes(self.buffer[offset + _HEADER.size:offset + _HEADER.size + size]))
+            offset += _HEADER.size + size
+        if offset != len(self.buffer):
+            return "tampered: malformed report"
+        if self.requests > 1:
+            return f"tampered: the report channel was asked for {self.requests} times"
+        if len(frames) > 1:
+            return f"tampered: {len(frames)} reports on the report channel"
+        if not frames:
+            return "exited"
+        try:
+            self.report = json.loads(frames[0])
+        except ValueError:
+            return "tampered: malformed report"
+        return ""
 
 
 def decide(report: dict, expected: set[str]) -> dict:
@@ -143,6 +212,12 @@ def decide(report: dict, expected: set[str]) -> dict:
             terminal = [e for e in per_test.get(name, []) if e[1] != "subfailure"]
             if len(terminal) > 1 or (not terminal and len(per_test.get(name, [])) == 0):
                 tampered.append(f"test {name} reported {len(terminal)} outcomes")
+    counters = report.get("counters")
+    kinds = [e[1] for e in outcomes if isinstance(e, list) and len(e) == 3]
+    if not (isinstance(counters, dict) and counters.get("run") == len(started)
+            and counters.get("failed") == sum(k in ("failure", "error", "subfailure") for k in kinds)
+            and counters.get("skipped") == kinds.count("skip")):
+        tampered.append("unittest's own counters disagree with the runner's record")
     if tampered:
         return {"status": "fail", "details": {"ALL": "tampered: " + "; ".join(tampered)[:_TRACE_CHARS]}}
     details = {}
@@ -154,60 +229,11 @@ def decide(report: dict, expected: set[str]) -> dict:
     return {"status": "fail" if details else "pass", "details": details}
 
 
-def _snapshot() -> dict:
-    """The watched objects and, for each, its attributes as they are now: modules by their `sys.modules` name,
-    the unittest classes by the class object itself (so a rebinding is reported once, and the original class is
-    still compared), and `sys.modules`."""
-    import sys
-
-    modules, classes = {}, {}
-    for name in WATCHED_MODULES:
-        module = sys.modules.get(name)
-        if module is None:
-            continue
-        modules[name] = (module, dict(vars(module)))
-        if name.startswith("unittest"):
-            for value in vars(module).values():
-                if isinstance(value, type) and value.__module__.startswith("unittest") and id(value) not in classes:
-                    classes[id(value)] = (value, dict(vars(value)))
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        modules["numpy"] = (numpy, {a: getattr(numpy, a) for a in WATCHED_NUMPY if hasattr(numpy, a)})
-    return {"modules": modules, "classes": classes, "sys.modules": dict(sys.modules)}
-
-
-def _changes(before: dict) -> list[str]:
-    """What differs now from `before`: replaced or removed module attributes, changed class attributes,
-    replaced or removed `sys.modules` entries. Modules may gain attributes (importing a submodule does)."""
-    import sys
-
-    found = []
-    for name, module in before["sys.modules"].items():
-        now = sys.modules.get(name)
-        if now is not module:
-            found.append(f"sys.modules[{name!r}] {'removed' if now is None else 'replaced'}")
-    for name, (module, attrs) in before["modules"].items():
-        current = vars(module) if name != "numpy" else {a: getattr(module, a, None) for a in attrs}
-        found += [f"{name}.{a} {'removed' if a not in current else 'replaced'}" for a, v in attrs.items()
-                  if current.get(a, _MISSING) is not v]
-    for klass, attrs in before["classes"].values():
-        current = vars(klass)
-        label = f"{klass.__module__}.{klass.__qualname__}"
-        found += [f"{label}.{a} {'removed' if a not in current else 'replaced'}" for a, v in attrs.items()
-                  if current.get(a, _MISSING) is not v]
-        found += [f"{label}.{a} added" for a in current if a not in attrs]
-    return found
-
-
-_MISSING = object()
-
-
-def _summary(changes: list[str]) -> list[str]:
-    return changes[:6] + ([f"and {len(changes) - 6} more"] if len(changes) > 6 else [])
-
-
-def _child(code, test_code, timeout, max_as, max_data, max_stack, read_fd, write_fd) -> None:
-    os.close(read_fd)
+def _child(code, test_code, timeout, max_as, max_data, max_stack, close_fds, ask_fd) -> None:
+    # The report pipe (both ends) and the worker's end of the socket are closed before any candidate code runs:
+    # the candidate finds no channel under /proc/self/fd; the pipe's write end comes back after the run.
+    for fd in close_fds:
+        os.close(fd)
     # Our own references, taken before the candidate runs.
     import builtins
     import sys
@@ -222,7 +248,10 @@ def _child(code, test_code, timeout, max_as, max_data, max_stack, read_fd, write
         time_limit,
     )
 
-    write, dumps, exit_now = os.write, json.dumps, os._exit
+    write, dumps, exit_now, recv_fds = os.write, json.dumps, os._exit, socket.recv_fds
+    ask = socket.socket(fileno=ask_fd)
+    ask_send = ask.send
+    snapshot, changes, summary, safe_str, safe_name = _snapshot, _changes, _summary, _safe_str, _safe_name
     TestCase, TestResult, TestLoader, TestSuite = (unittest.TestCase, unittest.TestResult, unittest.TestLoader,
                                                    unittest.TestSuite)
     suite_run, load = TestSuite.run, TestLoader.loadTestsFromTestCase
@@ -239,7 +268,8 @@ def _child(code, test_code, timeout, max_as, max_data, max_stack, read_fd, write
             return [name_of(test), "unprintable failure"]
 
     class RunnerResult(TestResult):
-        """Records every event in the runner's own lists; each stop checks the watched objects again."""
+        """Records every event in the runner's own lists, and in unittest's own counters (cross-checked by the
+        worker); each stop checks the watched objects again."""
 
         def startTest(self, test):
             started.append(name_of(test))
@@ -249,37 +279,56 @@ def _child(code, test_code, timeout, max_as, max_data, max_stack, read_fd, write
             stopped.append(name_of(test))
             TestResult.stopTest(self, test)
             if watched:
-                tampered.extend(c for c in _changes(watched) if c not in tampered)
+                tampered.extend(c for c in changes(watched) if c not in tampered)
 
         def addSuccess(self, test):
             outcomes.append([name_of(test), "success", None])
+            TestResult.addSuccess(self, test)
 
         def addFailure(self, test, err):
             outcomes.append([name_of(test), "failure", trace_of(self, test, err)])
+            TestResult.addFailure(self, test, err)
 
         def addError(self, test, err):
             outcomes.append([name_of(test), "error", trace_of(self, test, err)])
+            TestResult.addError(self, test, err)
 
         def addSkip(self, test, reason):
             outcomes.append([name_of(test), "skip", [name_of(test), str(reason)]])
+            TestResult.addSkip(self, test, reason)
 
         def addExpectedFailure(self, test, err):
             outcomes.append([name_of(test), "expected_failure", None])
+            TestResult.addExpectedFailure(self, test, err)
 
         def addUnexpectedSuccess(self, test):
             outcomes.append([name_of(test), "unexpected_success", None])
+            TestResult.addUnexpectedSuccess(self, test)
 
         def addSubTest(self, test, subtest, err):
             if err is not None:  # a failed subtest: the test itself then reports no success (as in unittest)
                 outcomes.append([name_of(test), "subfailure", trace_of(self, subtest, err)])
+            TestResult.addSubTest(self, test, subtest, err)
+
+    # The code of every function the checks run, and of the result class's methods: compared inline below.
+    functions = [snapshot, changes, summary, safe_str, safe_name, name_of, trace_of,
+                 *[v for v in vars(RunnerResult).values() if isinstance(v, types.FunctionType)]]
+    codes = [(f, f.__code__, f.__defaults__, f.__kwdefaults__) for f in functions]
 
     def send(report: dict) -> None:
+        ask_send(b"report")
+        try:
+            _, fds, _, _ = recv_fds(ask, 16, 1)
+        except OSError:
+            fds = []
+        if not fds:
+            exit_now(3)  # the channel was handed out already: the worker counts the requests
         data = dumps(report).encode()
         view = memoryview(_HEADER.pack(len(data)) + data)
         while view:
-            view = view[write(write_fd, view):]
+            view = view[write(fds[0], view):]
 
-    error = None
+    error, result = None, None
     with safe_environment(), create_tempdir():
         import shutil
 
@@ -288,7 +337,7 @@ def _child(code, test_code, timeout, max_as, max_data, max_stack, read_fd, write
         module = types.ModuleType("__test__")
         module.__dict__.update({"__builtins__": builtins, "__file__": "__test__.py", "__package__": None,
                                 "__doc__": None, "sys": sys, "os": os, "environ": os.environ})
-        watched.update(_snapshot())  # after upstream's guard (which edits builtins), before the candidate
+        watched.update(snapshot((RunnerResult,)))  # after upstream's guard (which edits builtins), before the candidate
         try:
             with swallow_io():
                 # dont_inherit: no `from __future__ import annotations` of this module for the candidate (upstream's
@@ -303,15 +352,24 @@ def _child(code, test_code, timeout, max_as, max_data, max_stack, read_fd, write
                 with time_limit(timeout):
                     suite_run(suite, result)
         except SystemExit as exc:
-            error = f"{EXITED} ({_safe_name(exc)} at module level)"
+            error = f"{EXITED} ({safe_name(exc)} at module level)"
         except BaseException as exc:  # noqa: BLE001  (as upstream: any exception fails the whole task)
-            error = _safe_str(exc)
-        tampered.extend(c for c in _changes(watched) if c not in tampered)
+            error = safe_str(exc)
+        # Inline, in this running frame (rebinding a name or replacing a function's code does not reach it).
+        for function, code_, defaults, kwdefaults in codes:
+            if (function.__code__ is not code_ or function.__defaults__ is not defaults
+                    or function.__kwdefaults__ is not kwdefaults):
+                tampered.append(f"the runner's {function.__qualname__} replaced")
+        tampered.extend(c for c in changes(watched) if c not in tampered)
         if module.__dict__.get("__builtins__") is not builtins:
             tampered.append("the module's __builtins__ replaced")
         shutil.rmtree, os.rmdir, os.chdir = rmtree, rmdir, chdir
+    counters = None
+    if result is not None:
+        counters = {"run": result.testsRun, "failed": len(result.failures) + len(result.errors),
+                    "skipped": len(result.skipped)}
     send({"error": error, "started": started, "stopped": stopped, "outcomes": outcomes,
-          "tampered": _summary(tampered)})
+          "tampered": summary(tampered), "counters": counters})
     exit_now(0)
 
 

@@ -1,0 +1,49 @@
+"""The harness as it was before issue 27 (the branch point, PRE_FIX), extracted from git, so that a test can show
+that a forgery program passed there and fails now. Nothing of it is imported into the test process: it runs in
+subprocesses with its own tree first on PYTHONPATH.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+PRE_FIX = "a7dc64e"  # the last commit before issue 27's changes
+
+
+@pytest.fixture(scope="session")
+def prefix_tree(tmp_path_factory) -> Path:
+    """The pre-fix tree (git archive of PRE_FIX), or skip when this checkout has no git history."""
+    try:
+        blob = subprocess.run(["git", "-C", str(REPO), "archive", PRE_FIX], capture_output=True, check=True,
+                              timeout=120).stdout
+    except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        pytest.skip(f"the pre-fix tree {PRE_FIX} is not available here: {exc}")
+    root = tmp_path_factory.mktemp("prefix")
+    with tarfile.open(fileobj=io.BytesIO(blob)) as archive:
+        archive.extractall(root, filter="data")
+    return root
+
+
+def prefix_env(tree: Path, extra: dict | None = None) -> dict:
+    return {**os.environ, "PYTHONPATH": str(tree), **(extra or {})}
+
+
+def prefix_cli(tree: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """The pre-fix CLI (`python -m harness.app.cli ...`), run in its own tree."""
+    return subprocess.run([sys.executable, "-m", "harness.app.cli", *args], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, env=prefix_env(tree), timeout=timeout, cwd=tree)
+
+
+def prefix_python(tree: Path, python: str, code: str, *args: str, timeout: float = 600):
+    """`code` run by `python` with the pre-fix tree first on its path."""
+    return subprocess.run([python, "-c", code, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          env=prefix_env(tree), timeout=timeout, cwd=tree, start_new_session=True)
