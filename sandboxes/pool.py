@@ -26,6 +26,7 @@ from sandboxes.guest.protocol import XFER, encode, encode_blob
 
 STARTUP_TIMEOUT = 120.0  # a cold container or interpreter start, with imports
 MAX_CONSECUTIVE_START_FAILURES = 3
+SWEEP_TIMEOUT = 60.0  # the worker's sweep after a job (kill, reap, empty the scratch mounts, IPC)
 XFER_MIN_BYTES = 1 << 20  # smaller frames go over the worker's stdin: a file would cost more than it saves
 
 
@@ -175,10 +176,17 @@ class WorkerPool:
         if frame is None:  # over the wall-clock limit: kill the worker with everything it started
             self._replace(slot)
             return JobResult(error="timeout", detail=f"no answer in {timeout:.1f}s", seconds=elapsed)
-        (status, value), seconds, residue = frame
-        ooms, self._ooms[slot] = self._ooms[slot], worker.oom_events()
-        if residue:  # the sample left what the worker could not remove (guest/residue.py): the next job on this
-            self._replace(slot)  # slot starts in a fresh sandbox; this job's own result stands
+        (status, value), seconds = frame
+        ooms, self._ooms[slot] = self._ooms[slot], worker.oom_events()  # before the worker may end (below)
+        # Then the worker's sweep (guest/worker.py): what survived it (guest/residue.py), or a worker that ended
+        # after a job process died. Either way the next job on this slot starts in a fresh sandbox; this job's
+        # own result stands.
+        try:
+            swept = worker.recv(SWEEP_TIMEOUT)
+        except (EOFError, OSError):
+            swept = None
+        if not (isinstance(swept, tuple) and len(swept) == 2 and swept[0] == "swept") or swept[1]:
+            self._replace(slot)
         if self._ooms[slot] > ooms:  # a process of the sample was killed by the group's memory limit
             self._replace(slot)
             return JobResult(value=value if status == "ok" else None, error="oom",

@@ -26,32 +26,42 @@ def _r_block(text):
     return "\\n".join(out)
 
 
+def _r_read(path):
+    import os
+    fd, chunks = os.open(path, os.O_RDONLY), []
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            os.close(fd)
+            return b"".join(chunks).decode()
+        chunks.append(chunk)
+
+
 def _r_scan(name):
-    import ctypes
+    import ctypes, os
     ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)  # PR_SET_DUMPABLE: the worker cleared it, a child may set it again
     head, best = ("def " + name + "(").encode(), ""
-    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
-        for row in maps:
-            fields = row.split()
-            low, high = (int(x, 16) for x in fields[0].split("-"))
-            if not fields[1].startswith("rw") or high - low > 1 << 28:
-                continue
-            try:
-                mem.seek(low)
-                data = mem.read(high - low)
-            except (OSError, ValueError, OverflowError):
-                continue
-            at = data.find(head)
-            while at >= 0:
-                end = data.find(b"\\0", at, at + 20000)
-                block = _r_block(data[at:end if end > 0 else at + 20000].decode("utf-8", "ignore"))
-                if len(block) > len(best) and "_R_FN" not in block and "_r_scan" not in block:
-                    try:
-                        compile(block, "<residue>", "exec")
-                        best = block
-                    except (SyntaxError, ValueError):
-                        pass
-                at = data.find(head, at + 1)
+    mem = os.open("/proc/self/mem", os.O_RDONLY)  # not open(): evalplus's guard sets builtins.open to None
+    for row in _r_read("/proc/self/maps").splitlines():
+        fields = row.split()
+        low, high = (int(x, 16) for x in fields[0].split("-"))
+        if not fields[1].startswith("rw") or high - low > 1 << 28:
+            continue
+        try:
+            data = os.pread(mem, high - low, low)
+        except (OSError, ValueError, OverflowError):
+            continue
+        at = data.find(head)
+        while at >= 0:
+            end = data.find(b"\\0", at, at + 20000)
+            block = _r_block(data[at:end if end > 0 else at + 20000].decode("utf-8", "ignore"))
+            if len(block) > len(best) and "_R_FN" not in block and "_r_scan" not in block:
+                try:
+                    compile(block, "<residue>", "exec")
+                    best = block
+                except (SyntaxError, ValueError):
+                    pass
+            at = data.find(head, at + 1)
     return best
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, SHARED_DATA
 
 PRE_FIX = "a7dc64e"  # the last commit before issue 27's changes
 
@@ -34,7 +34,8 @@ def prefix_tree(tmp_path_factory) -> Path:
 
 
 def prefix_env(tree: Path, extra: dict | None = None) -> dict:
-    return {**os.environ, "PYTHONPATH": str(tree), **(extra or {})}
+    # the data is found next to the tree (../shared/data) normally: name it, the extracted tree is elsewhere
+    return {**os.environ, "PYTHONPATH": str(tree), "FGIT_BENCH_DATA": str(SHARED_DATA), **(extra or {})}
 
 
 def prefix_cli(tree: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:

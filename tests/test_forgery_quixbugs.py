@@ -74,7 +74,8 @@ def test_the_normaliser_reads_docstrings_off_the_syntax_tree():
                   'def f(n):\n    return n + 1\n"not a docstring"\n',  # a bare string after code is code
                   'def f(n):\n    return n + 1\nb"bytes"\n'):
         assert not exact_match(wrong, fixed), wrong
-    assert line_match(fixed + '"a string statement"\n', fixed, buggy)  # elsewhere: line match only
+    elsewhere = 'import os\n"a string statement"\n' + fixed  # not in docstring position: code, away from the fix
+    assert line_match(elsewhere, fixed, buggy) and not exact_match(elsewhere, fixed)
     assert exact_match('def f(n):\n    """Ünïcode docstring."""\n    return n + 1\n', fixed)
 
 

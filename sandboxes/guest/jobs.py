@@ -39,6 +39,25 @@ def job_name(job: str | Callable[[Any], Any]) -> str:
     return name
 
 
+def warm(names) -> None:
+    """Import, in the worker, the modules a job process imported (sandboxes/guest/worker.py runs every job in a
+    process forked for it), so that later job processes and the candidates they fork inherit them instead of
+    importing them again. Names only come from the worker's own job processes; one that fails is skipped."""
+    import importlib
+    import sys
+
+    for name in names:
+        if name in sys.modules or not all(part.isidentifier() for part in name.split(".")):
+            continue
+        try:
+            importlib.import_module(name)
+        except BaseException:  # noqa: BLE001  (a module that cannot be imported here is imported per job)
+            continue
+    for name in ("numpy", *_BCB_PRELOADED_CANDIDATES):
+        if name in sys.modules:
+            _bigcodebench_preload([name])
+
+
 @job
 def ping(payload: Any) -> Any:
     return payload
@@ -105,6 +124,7 @@ def evalplus_outputs_many(job: dict) -> dict:
 # --- BigCodeBench (runs in the bigcodebench environment: Python 3.10 with upstream's pinned libraries) ---
 
 _BCB_PRELOADED: set[str] = set()
+_BCB_PRELOADED_CANDIDATES = ("pandas", "matplotlib", "matplotlib.pyplot", "scipy", "sklearn")
 _BCB_TRACE_CHARS = 4000
 
 

@@ -39,6 +39,12 @@ def _close_in_children(fds: tuple[int, int]) -> None:
                     os.close(fd)
             except OSError:
                 pass
+        for fd in _NOTES:  # the job process's notes pipe (set only in a job process and its children)
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        del _NOTES[:]
         _silence_stderr()
 
     multiprocessing.util.register_after_fork(close, close)
@@ -139,8 +145,20 @@ def _identity(fd: int) -> tuple[int, int]:
     return stat.st_dev, stat.st_ino
 
 
+EOF_EXIT = 3  # the job process found the protocol closed: the worker ends
+
+
 def main() -> None:
-    from sandboxes.guest.protocol import encode, read_frame, resolve_job
+    """Each job runs in a job process forked for it, which reads the job frame, runs the job and writes the result
+    frame itself; the worker never reads a payload or a result. So the worker's memory, which every later job
+    process and every candidate inherit, holds no earlier sample's program, input or output and no ground truth
+    (issue 27: a child made itself dumpable again and found canonical solutions in the worker's freed heap). After
+    the job process has exited, the worker sweeps the namespace and writes a second frame, ("swept", what
+    survived): something left makes the pool retire this worker. Modules the job process imported are imported
+    here afterwards, so that later job processes inherit them (evalplus, BigCodeBench's heavy libraries)."""
+    import select
+
+    from sandboxes.guest.protocol import encode
 
     proto_in, proto_out = _private_channels()
     _close_in_children((proto_in, proto_out))
@@ -149,28 +167,95 @@ def main() -> None:
     namespace_init = _is_namespace_init()
     if namespace_init:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # PID 1 ignores signals it has no handler for; keep it so
-    reader = os.fdopen(proto_in, "rb", buffering=0)
+    reader = os.fdopen(proto_in, "rb", buffering=0)  # unbuffered: the job process reads exactly its frame
     writer = os.fdopen(proto_out, "wb", buffering=0)
-    from sandboxes.guest.jobs import JOBS
+    from sandboxes.guest import jobs
+
     writer.write(encode(("ready", os.getpid())))
     while True:
-        try:
-            frame = read_frame(reader.read)
-        except EOFError:
+        select.select([proto_in], [], [])  # a job frame (or the end): the job process reads it
+        notes_r, notes_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(notes_r)
+            _job_process(reader, writer, notes_w)
+        os.close(notes_w)
+        status = _wait(pid)
+        modules = _read_ready(notes_r)
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == EOF_EXIT:
             return
-        start = time.perf_counter()
-        try:
-            function, payload = resolve_job(frame)
-            del frame
-            result = ("ok", JOBS[function](payload))
-        except BaseException as exc:  # the job failed, not the worker: report and go on
-            result = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+            # Killed (a candidate may signal its parent) or broken before answering: the job fails, and this
+            # worker ends (the job frame may not have been read to its end); the pool starts a fresh one.
+            writer.write(encode((("error", f"the job process died ({_describe(status)})"), 0.0)))
+            return
         left = _sweep() if namespace_init else []
-        # A third item asks the pool to retire this worker: something of the sample survived the sweep.
-        writer.write(encode((result, time.perf_counter() - start, "; ".join(left))))
-        # Dropped now, not at the next assignment: the next job may fork a candidate, which could walk up to
-        # this frame and read the previous job's result (a task's expected outputs, after its ground truth).
-        result = payload = None
+        writer.write(encode(("swept", "; ".join(left))))
+        jobs.warm(modules)
+
+
+_NOTES: list[int] = []  # the job process's notes pipe: closed in every process it forks (see _close_in_children)
+
+
+def _job_process(reader, writer, notes_w: int) -> None:
+    """The forked job process: one frame in, one result frame out, exit status 0; then, on `notes_w`, the names of
+    the modules it imported (the worker imports them for later job processes). Its children never hold
+    `notes_w`."""
+    import sys
+
+    from sandboxes.guest.jobs import JOBS
+    from sandboxes.guest.protocol import encode, read_frame, resolve_job
+
+    _NOTES.append(notes_w)
+    before = set(sys.modules)
+    try:
+        frame = read_frame(reader.read)
+    except EOFError:
+        os._exit(EOF_EXIT)
+    start = time.perf_counter()
+    try:
+        function, payload = resolve_job(frame)
+        del frame
+        result = ("ok", JOBS[function](payload))
+    except BaseException as exc:  # the job failed, not the worker: report and go on
+        result = ("error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+    try:
+        data = encode((result, time.perf_counter() - start))
+    except BaseException as exc:  # noqa: BLE001  (a result that does not pickle)
+        data = encode((("error", f"result not encodable: {type(exc).__name__}"), time.perf_counter() - start))
+    writer.write(data)
+    try:
+        os.write(notes_w, "\n".join(sorted(set(sys.modules) - before))[:1 << 15].encode())
+    except OSError:
+        pass
+    os._exit(0)
+
+
+def _wait(pid: int) -> int:
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except ChildProcessError:
+            return 0
+        except InterruptedError:
+            continue
+
+
+def _read_ready(fd: int) -> list[str]:
+    """What the exited job process wrote (non-blocking: nothing else holds the pipe, but never wait on it)."""
+    os.set_blocking(fd, False)
+    try:
+        data = os.read(fd, 1 << 16)
+    except OSError:
+        data = b""
+    os.close(fd)
+    return [name for name in data.decode("utf-8", "replace").split("\n") if name]
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by signal {os.WTERMSIG(status)}"
+    return f"exit status {os.WEXITSTATUS(status) if os.WIFEXITED(status) else status}"
 
 
 if __name__ == "__main__":
