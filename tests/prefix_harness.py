@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
 import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -45,6 +47,18 @@ def prefix_cli(tree: Path, *args: str, timeout: float = 900) -> subprocess.Compl
 
 
 def prefix_python(tree: Path, python: str, code: str, *args: str, timeout: float = 600):
-    """`code` run by `python` with the pre-fix tree first on its path."""
-    return subprocess.run([python, "-c", code, *args], capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                          env=prefix_env(tree), timeout=timeout, cwd=tree, start_new_session=True)
+    """`code` run by `python` with `tree` first on its path, in a session of its own that is killed afterwards:
+    BigCodeBench's set-up starts a Manager in every check's child, and a child that ends with os._exit leaves it
+    running (holding the output pipes, so nothing here waits on them). Returns (returncode, output)."""
+    with tempfile.TemporaryFile() as output:
+        proc = subprocess.Popen([python, "-c", code, *args], stdout=output, stderr=output, stdin=subprocess.DEVNULL,
+                                env=prefix_env(tree), cwd=tree, start_new_session=True)
+        try:
+            returncode = proc.wait(timeout=timeout)
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        output.seek(0)
+        return returncode, output.read().decode("utf-8", "replace")
