@@ -65,13 +65,16 @@ def _r_scan(name):
     return best
 
 
-_R_FN = None
-try:
-    _r_ns = {}
-    exec("from typing import *\\nimport math, re, collections, itertools, heapq\\n" + _r_scan(ENTRY), _r_ns)
-    _R_FN = _r_ns.get(ENTRY)
-except Exception:
-    pass
+def _r_load(name):
+    namespace = {}
+    try:
+        exec("from typing import *\\nimport math, re, collections, itertools, heapq\\n" + _r_scan(name), namespace)
+    except Exception:
+        pass
+    return namespace.get(name)
+
+
+_R_FN = _r_load(ENTRY)
 
 
 def ENTRY(*args):
@@ -80,8 +83,7 @@ def ENTRY(*args):
 
 
 def residue_reader(entry_point: str) -> str:
-    return _RESIDUE.replace("ENTRY(", f"{entry_point}(").replace("(ENTRY)", f"({entry_point!r})").replace(
-        "get(ENTRY)", f"get({entry_point!r})")
+    return _RESIDUE.replace("ENTRY(", f"{entry_point}(").replace("(ENTRY)", f"({entry_point!r})")
 
 
 _PLANT = f'''
@@ -95,15 +97,24 @@ def _plant(text):
         address = libc.shmat(shmid, None, 0)
         if address not in (None, ctypes.c_void_p(-1).value):
             ctypes.memmove(address, data + b"\\0", len(data) + 1)
+    return True
 
 
-_plant(PROGRAM)
+_PLANTED = _plant(PROGRAM)
+
+
+def ENTRY(*args):
+    return _PLANTED and _relay_impl(*args)
 '''
 
 
-def ipc_planter(solution: str) -> str:
-    """`solution` (a correct program) that also plants its own text for later samples."""
-    return solution.rstrip() + "\n\n" + _PLANT.replace("PROGRAM", repr(solution))
+def ipc_planter(solution: str, entry_point: str) -> str:
+    """`solution` (a correct program defining `entry_point`) that also plants its own text for later samples. Every
+    part hangs off the entry point, so evalplus's sanitizer (GRPO's extraction) keeps it."""
+    import re
+
+    renamed = re.sub(rf"\bdef {entry_point}\(", "def _relay_impl(", solution)
+    return renamed.rstrip() + "\n\n" + _PLANT.replace("PROGRAM", repr(solution)).replace("ENTRY", entry_point)
 
 
 _READ = f'''
@@ -120,11 +131,16 @@ def _read():
     return ctypes.string_at(address).decode("utf-8", "ignore")
 
 
-_RELAYED = {{}}
-try:
-    exec(_read(), _RELAYED)
-except Exception:
-    pass
+def _run(text):
+    namespace = {{}}
+    try:
+        exec(text, namespace)
+    except Exception:
+        pass
+    return namespace
+
+
+_RELAYED = _run(_read())
 
 
 def ENTRY(*args):
