@@ -12,6 +12,7 @@ task_func, from an import-time thread), the runner's own check replaced, the run
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -95,25 +96,29 @@ def test_a_channel_asked_for_twice_is_tampering(tmp_path, shared_data, bcb_ci_en
 
 
 @pytest.mark.parametrize("backend", ["docker", "bwrap"])
-def test_bigcodebench_forgeries_fail(tmp_path, shared_data, bcb_ci_env, backend):  # noqa: F811
+def test_bigcodebench_forgeries_fail(tmp_path, monkeypatch, shared_data, bcb_ci_env, backend):  # noqa: F811
     bench = get_benchmark("bigcodebench", subset="hard")
     problems = bench.load(shared_data).problems
     rows = [{"task_id": f.task_id, "solution": f.code} for f in BIGCODEBENCH_27]
     rows += [{"task_id": t, "solution": problems[t]["complete_prompt"] + "\n" + problems[t]["canonical_solution"]}
              for t in BIGCODEBENCH_CORRECT]
     samples = write_jsonl(tmp_path / "bcb.jsonl", rows)
-    with _bigcodebench_sandbox(backend, bench) as sandbox:
-        evaluate(EvaluateConfig(benchmark="bigcodebench", subset="hard", samples=str(samples),
-                                output=str(tmp_path / "out"), sandbox=backend, jobs=2,
-                                tasks=[r["task_id"] for r in rows]), sandbox=sandbox, quiet=True)
-    results = {r["task_id"]: r for r in read_jsonl(tmp_path / "out" / "results.jsonl")}
-    assert not any(r["excluded"] for r in results.values())
-    _check_rows(results, BIGCODEBENCH_27, BIGCODEBENCH_CORRECT, backend)
-    details = {f.name: json.loads((tmp_path / "out" / "eval_results.json").read_text())["eval"][f.task_id][0]
-               ["details"] for f in BIGCODEBENCH_27}
-    expect = {"replaced_runner_check_then_run": "tampered: sandboxes.guest.bigcodebench_runner._changes replaced",
-              "patched_runner_result_class": "RunnerResult.addFailure replaced"}
-    for name, fragment in expect.items():
-        assert fragment in details[name].get("ALL", ""), (name, details[name])
-    for name in ("report_from_task_func", "report_from_import_thread"):  # no channel to find: its tests fail
-        assert details[name] and "ALL" not in details[name], (name, details[name])
+    monkeypatch.setenv("FGIT_BENCH_CACHE", str(tmp_path / "cache"))  # the gate cold, then cached
+    for run in ("cold", "warm"):
+        if run == "warm":
+            shutil.rmtree(tmp_path / "cache" / "verdicts")
+        with _bigcodebench_sandbox(backend, bench) as sandbox:
+            evaluate(EvaluateConfig(benchmark="bigcodebench", subset="hard", samples=str(samples),
+                                    output=str(tmp_path / run), sandbox=backend, jobs=2,
+                                    tasks=[r["task_id"] for r in rows]), sandbox=sandbox, quiet=True)
+        results = {r["task_id"]: r for r in read_jsonl(tmp_path / run / "results.jsonl")}
+        assert not any(r["excluded"] for r in results.values())
+        _check_rows(results, BIGCODEBENCH_27, BIGCODEBENCH_CORRECT, backend)
+        details = {f.name: json.loads((tmp_path / run / "eval_results.json").read_text())["eval"][f.task_id][0]
+                   ["details"] for f in BIGCODEBENCH_27}
+        expect = {"replaced_runner_check_then_run": "tampered: sandboxes.guest.bigcodebench_runner._changes replaced",
+                  "patched_runner_result_class": "RunnerResult.addFailure replaced"}
+        for name, fragment in expect.items():
+            assert fragment in details[name].get("ALL", ""), (run, name, details[name])
+        for name in ("report_from_task_func", "report_from_import_thread"):  # no channel to find: its tests fail
+            assert details[name] and "ALL" not in details[name], (run, name, details[name])

@@ -12,6 +12,7 @@ the candidate's own operators or from the expected values the harness handed it.
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -49,21 +50,25 @@ def test_quixbugs_forgeries_passed_before(tmp_path, release, prefix_tree):  # no
 
 
 @pytest.mark.parametrize("backend", ["docker", "bwrap"])
-def test_quixbugs_forgeries_fail(tmp_path, release, backend):  # noqa: F811
+def test_quixbugs_forgeries_fail(tmp_path, monkeypatch, release, backend):  # noqa: F811
     require_backend(backend)
+    monkeypatch.setenv("FGIT_BENCH_CACHE", str(tmp_path / "cache"))  # a cold ground-truth cache, then a warm one
     samples = write_jsonl(tmp_path / "s.jsonl", _rows(release))
-    evaluate(EvaluateConfig(benchmark="quixbugs", samples=str(samples), output=str(tmp_path / "out"),
-                            sandbox=backend, jobs=2), quiet=True)
-    rows = {r["task_id"]: r for r in read_jsonl(tmp_path / "out" / "results.jsonl")}
-    for forgery in FORGED:
-        row = rows[forgery.task_id]
-        assert not row["exact_match"] and not row["line_exact_match"], (forgery.name, row)
-        assert row["plausible"] is False and row["base_status"] == "fail", (forgery.name, row)
-        assert set(forgery.flags) <= set(row["flags"]), (forgery.name, row["flags"])
-    for task_id in CONTROLS:  # identity asserts, a literal bound to a name, truth asserts: all judged outside
-        assert rows[task_id]["plausible"] and rows[task_id]["exact_match"], rows[task_id]
-    details = json.loads((tmp_path / "out" / "eval_results.json").read_text())
-    assert details["pass_at_k"]["repair"]["plausible"] == pytest.approx(len(CONTROLS) / len(rows))
+    for run in ("cold", "warm"):
+        if run == "warm":
+            shutil.rmtree(tmp_path / "cache" / "verdicts")
+        evaluate(EvaluateConfig(benchmark="quixbugs", samples=str(samples), output=str(tmp_path / run),
+                                sandbox=backend, jobs=2), quiet=True)
+        rows = {r["task_id"]: r for r in read_jsonl(tmp_path / run / "results.jsonl")}
+        for forgery in FORGED:
+            row = rows[forgery.task_id]
+            assert not row["exact_match"] and not row["line_exact_match"], (run, forgery.name, row)
+            assert row["plausible"] is False and row["base_status"] == "fail", (run, forgery.name, row)
+            assert set(forgery.flags) <= set(row["flags"]), (forgery.name, row["flags"])
+        for task_id in CONTROLS:  # identity asserts, a literal bound to a name, truth asserts: all judged outside
+            assert rows[task_id]["plausible"] and rows[task_id]["exact_match"], (run, rows[task_id])
+        details = json.loads((tmp_path / run / "eval_results.json").read_text())
+        assert details["pass_at_k"]["repair"]["plausible"] == pytest.approx(len(CONTROLS) / len(rows))
 
 
 def test_the_normaliser_reads_docstrings_off_the_syntax_tree():
