@@ -178,3 +178,22 @@ def test_bigcodebench_forgeries_fail(tmp_path, shared_data, bcb_ci_env, backend)
     for name, fragment in expect.items():
         assert fragment in details[name].get("ALL", ""), (name, details[name])
     assert all(v.startswith("skipped at run time") for v in details["skips_every_test"].values())
+
+
+def test_suite_covers_issue_27():
+    """Issue 27's seven classes each have programs (run by test_forgery_bigcodebench/quixbugs/relay.py), and
+    every one of them carries a static flag (class 7)."""
+    from harness.flags import gaming_flags
+    from tests.forgery_programs import BIGCODEBENCH_27, QUIXBUGS_27, QUIXBUGS_EXACT_27
+    from tests.forgery_relay import ipc_planter, ipc_reader, residue_reader
+
+    names = {f.name for f in BIGCODEBENCH_27 + QUIXBUGS_27}
+    assert {"report_from_task_func", "report_from_import_thread"} <= names  # 1
+    assert {"replaced_runner_check_then_run", "patched_runner_result_class"} <= names  # 2
+    assert QUIXBUGS_EXACT_27.benchmark == "quixbugs"  # 3
+    assert {"operator_decides_assert", "expected_from_caller_constants", "observer_records_expected"} <= names  # 4
+    for forgery in [*BIGCODEBENCH_27, *QUIXBUGS_27, QUIXBUGS_EXACT_27]:
+        assert forgery.flags and set(forgery.flags) <= set(gaming_flags(forgery.code)), forgery.name
+    assert "reads_own_memory" in gaming_flags(residue_reader("f"))  # 5
+    assert "cross_sample_state" in gaming_flags(ipc_reader("f"))  # 6
+    assert "cross_sample_state" in gaming_flags(ipc_planter("def f(x):\n    return x\n", "f"))
