@@ -177,8 +177,11 @@ def main() -> None:
         notes_r, notes_w = os.pipe()
         pid = os.fork()
         if pid == 0:
-            os.close(notes_r)
-            _job_process(reader, writer, notes_w)
+            try:
+                os.close(notes_r)
+                _job_process(reader, writer, notes_w)
+            finally:
+                os._exit(1)  # never back into this loop: a job process is not a second worker
         os.close(notes_w)
         status = _wait(pid)
         modules = _read_ready(notes_r)
