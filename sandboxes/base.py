@@ -66,13 +66,12 @@ class Sandbox(ABC):
                          str(info.get("image_id") or info.get("python") or "")])
 
     def run(self, function: str | Callable[[Any], Any], payloads: Iterable[Any], timeouts: Iterable[float],
-            costs: Iterable[float] | None = None, reference: bool = False) -> Iterator[tuple[int, JobResult]]:
+            costs: Iterable[float] | None = None) -> Iterator[tuple[int, JobResult]]:
         """Run the guest job `function` (a `sandboxes.guest.jobs` function or its registered name) on each payload
         on the worker pool; yields (index, result) as they finish. An unknown job raises here, before any worker
-        starts. `costs` (estimated run times, any unit): the longest jobs are started first. `reference`: the jobs
-        run reference code (ground truth): no candidate job runs afterwards in a worker that ran one."""
+        starts. `costs` (estimated run times, any unit): the longest jobs are started first."""
         return self._get_pool().run(job_name(function), list(payloads), list(timeouts),
-                                    None if costs is None else list(costs), reference=reference)
+                                    None if costs is None else list(costs))
 
     def run_feed(self, feed) -> Iterator[tuple[Any, JobResult]]:
         """Run the jobs of a `sandboxes.pool.JobFeed` (jobs may be added while it runs); yields (key, result)."""

@@ -77,10 +77,6 @@ class WorkerPool:
         self._workers: list[WorkerHandle | None] = [None] * size
         self._starting: list[threading.Thread | None] = [None] * size  # warm_up()'s start of each slot
         self._ooms = [0] * size  # each worker's OOM-kill count after its last job
-        # Slots whose worker ran a reference job (ground truth, a canonical solution): it is replaced before it runs
-        # anything else, so that no candidate descends from a process that held reference code or outputs (its
-        # freed memory, readable through /proc/self/mem once a child makes itself dumpable again; issue 27).
-        self._holds_reference = [False] * size
         self._lock = threading.Lock()
         self._closed = False
 
@@ -134,10 +130,7 @@ class WorkerPool:
             starting.join()
         return self._workers[slot] or self._start(slot)
 
-    def _run_one(self, slot: int, function: str, payload: Any, timeout: float, reference: bool = False) -> JobResult:
-        if self._holds_reference[slot] and not reference:
-            self._replace(slot)
-        self._holds_reference[slot] = reference
+    def _run_one(self, slot: int, function: str, payload: Any, timeout: float) -> JobResult:
         worker = self._worker(slot)
         blob = pickle.dumps((function, payload), protocol=pickle.HIGHEST_PROTOCOL)
         xfer_file = None
@@ -201,16 +194,14 @@ class WorkerPool:
         if worker is not None:
             worker.kill()
 
-    def run(self, function: str, payloads: list, timeouts: list[float], costs: list[float] | None = None,
-            reference: bool = False):
+    def run(self, function: str, payloads: list, timeouts: list[float], costs: list[float] | None = None):
         """Yield (index, JobResult) as jobs finish. Jobs are taken by `size` threads in order, or longest first
-        when `costs` (any consistent estimate of each job's run time) is given. `reference`: the jobs run trusted
-        reference code (see `_holds_reference`)."""
+        when `costs` (any consistent estimate of each job's run time) is given."""
         if costs is not None and len(costs) != len(payloads):
             raise ValueError("one cost per payload")
         feed = JobFeed()
         for index, (payload, timeout) in enumerate(zip(payloads, timeouts, strict=True)):
-            feed.put(index, function, payload, timeout, 0.0 if costs is None else costs[index], reference=reference)
+            feed.put(index, function, payload, timeout, 0.0 if costs is None else costs[index])
         feed.close()
         yield from self.run_feed(feed, threads=min(self._size, max(1, len(payloads))))
 
@@ -226,9 +217,9 @@ class WorkerPool:
                 job = feed.take(lambda: self._closed)
                 if job is None:
                     return
-                key, function, payload, timeout, reference = job
+                key, function, payload, timeout = job
                 try:
-                    done.put((key, self._run_one(slot, function, payload, timeout, reference)))
+                    done.put((key, self._run_one(slot, function, payload, timeout)))
                 except BaseException as exc:  # infrastructure failure: surface it in the caller's thread
                     done.put((key, exc))
                     return
@@ -275,14 +266,12 @@ class JobFeed:
         self._cond = threading.Condition()
 
     def put(self, key: Any, function: str | Callable[[Any], Any], payload: Any, timeout: float,
-            priority: float = 0.0, reference: bool = False) -> None:
-        """`reference`: the job runs trusted reference code (a ground truth, a canonical solution): its worker is
-        not reused for any other job (WorkerPool._holds_reference)."""
+            priority: float = 0.0) -> None:
         function = job_name(function)  # an unknown job fails here, not in the sandbox
         with self._cond:
             if self._closed:
                 raise RuntimeError("job feed is closed")
-            heapq.heappush(self._heap, (-priority, self._added, key, function, payload, timeout, reference))
+            heapq.heappush(self._heap, (-priority, self._added, key, function, payload, timeout))
             self._added += 1
             self._cond.notify()
 
@@ -298,8 +287,7 @@ class JobFeed:
             self._cond.notify_all()
 
     def take(self, stop: Callable[[], bool]):
-        """(key, function, payload, timeout, reference) of the next job; None once the feed is closed and empty (or
-        stop())."""
+        """(key, function, payload, timeout) of the next job; None once the feed is closed and empty (or stop())."""
         with self._cond:
             while not self._heap:
                 if self._closed or stop():

@@ -116,9 +116,9 @@ class EvalPlusBenchmark(Benchmark):
                 payloads.append({k: problem[k] for k in ("prompt", "canonical_solution", "entry_point",
                                                          "base_input", "plus_input")}
                                 | {"output_not_none": self.output_not_none(problem)})
-            # reference=True: the workers that ran the canonical solutions are not reused for candidates
-            for index, result in sandbox.run("evalplus_groundtruth", payloads, [600.0] * len(payloads),
-                                             reference=True):
+            # Each job runs in a process of its own (sandboxes/guest/worker.py): no candidate forked later by the
+            # same worker inherits the canonical solution or its outputs.
+            for index, result in sandbox.run("evalplus_groundtruth", payloads, [600.0] * len(payloads)):
                 if result.error:
                     raise InfraError(f"ground truth of {missing[index]} failed in the sandbox: "
                                      f"{result.error} {result.detail.splitlines()[0] if result.detail else ''}")

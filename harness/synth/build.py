@@ -106,7 +106,7 @@ def run_references(candidates: list[Candidate], config: SynthConfig, sandbox) ->
     twice, as two jobs, so a nondeterministic one shows."""
     payloads = [_payload(c, config) for c in candidates for _ in range(2)]
     timeouts = [config.reference_seconds + 10.0] * len(payloads)
-    results: dict[int, object] = dict(sandbox.run("evalplus_groundtruth", payloads, timeouts, reference=True))
+    results: dict[int, object] = dict(sandbox.run("evalplus_groundtruth", payloads, timeouts))
     verdicts = {}
     for index, candidate in enumerate(candidates):
         first, second = results[2 * index], results[2 * index + 1]
