@@ -59,6 +59,9 @@ class PipeWorker(WorkerHandle):
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env=env, cwd=cwd,
             preexec_fn=preexec_fn, start_new_session=True,  # own process group: killpg reaches every child
+            # Unbuffered: `recv` selects on the pipe, so no frame may wait in a reader's buffer (a job's result and
+            # the worker's sweep frame often arrive in one read; the second then looked like a silent worker).
+            bufsize=0,
         )
         self._killed_by_us = False
 
