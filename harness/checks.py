@@ -2,6 +2,9 @@
 or one job for several programs of a task where the benchmark can group them (the n samples of a task share its
 inputs, limits and ground truth: sent once per group, not once per sample).
 
+Where the benchmark screens (evalplus: the base stage and a tenth of the plus inputs first), the programs a screen
+does not settle get their full check afterwards.
+
 A grouped job that fails as a whole (the worker timed out, ran out of memory or broke: one program can do that to
 all) is not turned into verdicts: each of its programs is checked again alone, so that a verdict never depends on
 which other programs shared a job.
@@ -22,16 +25,23 @@ class Check:
     task_id: str
     programs: list[str]  # the distinct programs this job checks (one, or a group)
     job: CheckJob
+    screen: bool = False  # a screen job (Benchmark.screen_jobs): what it leaves undecided gets the full check
 
     @property
     def grouped(self) -> bool:
         return len(self.programs) > 1
 
 
-def plan_checks(benchmark: Benchmark, dataset: Dataset, oracle, todo: dict[str, list[str]]) -> list[Check]:
-    """The jobs for `todo` (task -> distinct programs to check): grouped where the benchmark groups them."""
+def plan_checks(benchmark: Benchmark, dataset: Dataset, oracle, todo: dict[str, list[str]],
+                screen: bool = True) -> list[Check]:
+    """The jobs for `todo` (task -> distinct programs to check): screens first where the benchmark screens
+    (`screen`), grouped where it groups them."""
     checks = []
     for task_id, programs in todo.items():
+        screens = benchmark.screen_jobs(dataset, oracle, task_id, programs) if screen else None
+        if screens is not None:
+            checks += [Check(task_id, group, job, screen=True) for group, job in screens]
+            continue
         groups = benchmark.group_check_jobs(dataset, oracle, task_id, programs) if len(programs) > 1 else None
         if groups is None:
             groups = [([p], benchmark.check_job(dataset, oracle, task_id, p)) for p in programs]
@@ -76,7 +86,18 @@ def run_checks(sandbox: Sandbox, benchmark: Benchmark, dataset: Dataset, oracle,
         if kind == "check":
             pending -= 1
             check = checks[key]
-            if not check.grouped:
+            if check.screen:  # settled programs have their verdicts; the rest (all, if it failed) a full check
+                settled = ([None] * len(check.programs) if result.error else
+                           benchmark.screened(dataset, check.task_id, result, len(check.programs)))
+                for program, one in zip(check.programs, settled, strict=True):
+                    if one is not None:
+                        yield check.task_id, program, one, False
+                rest = [p for p, one in zip(check.programs, settled, strict=True) if one is None]
+                for again in plan_checks(benchmark, dataset, oracle, {check.task_id: rest} if rest else {},
+                                         screen=False):
+                    checks.append(again)
+                    submit(len(checks) - 1, again.job.cost)
+            elif not check.grouped:
                 yield check.task_id, check.programs[0], result, False
             elif result.error:  # the group failed as a whole: each of its programs alone
                 for program in check.programs:
@@ -91,14 +112,9 @@ def run_checks(sandbox: Sandbox, benchmark: Benchmark, dataset: Dataset, oracle,
             plan.record(key, result)
             gates_left -= 1
             for index in waiting.pop(key, []):
+                # the program that is the gate's own job (as its full check) takes the gate's result, the rest
+                # are checked as planned
                 check = checks[index]
-                if not check.grouped:
-                    if same_job(check.job, gate_jobs[key]):
-                        yield check.task_id, check.programs[0], result, True
-                    else:
-                        submit(index, result.seconds)
-                    continue
-                # a group: the program that is the gate's own job takes the gate's result, the rest are checked
                 rest = [p for p in check.programs
                         if not same_job(benchmark.check_job(dataset, oracle, check.task_id, p), gate_jobs[key])]
                 for program in check.programs:

@@ -221,7 +221,7 @@ def test_python310_lookup_and_profile_errors(monkeypatch):
 
 def test_cold_gate_starts_the_longest_canonical_checks_first(shared_data, tmp_path, bcb_ci_env):
     """The committed durations order a cold gate: BigCodeBench/461 (~164 s of sleeps) must not start halfway."""
-    from harness.benchmarks.bigcodebench import DURATIONS_FILE
+    from harness.benchmarks.bigcodebench_gate import DURATIONS_FILE
     from harness.evaluation import GATE_PRIORITY
     from sandboxes import make_sandbox
     from sandboxes.pool import JobFeed

@@ -131,13 +131,28 @@ def test_evaluate_n_samples(tmp_path, problems, monkeypatch):
     # identical programs checked once: 4 distinct in /0, 4 in /2, 1 in /4
     assert summary.executed == 9
     checks = [(f, p) for f, p in submitted if f.startswith("evalplus_outputs")]
-    grouped = [p for f, p in checks if f == "evalplus_outputs_many"]
-    # /0 and /2 went as one job each (inputs sent once); the group with the worker-killing program broke as a
-    # whole and its 4 programs were re-checked alone; /4 needed one plain job
-    assert sorted(len(p["solutions"]) for p in grouped) == [4, 4]
+    full = {t: len(problems[t]["plus_input"]) for t in per_task}
+    by_entry = {problems[t]["entry_point"]: t for t in per_task}
+
+    def task(payload):
+        return by_entry[payload["entry_point"]]
+
+    def shape(f, p):  # (task, programs, whole plus stage or a screen's prefix)
+        prefix = len(p["plus_input"])
+        assert prefix == full[task(p)] or prefix == max(1, full[task(p)] // 10), (prefix, full[task(p)])
+        return task(p), len(p.get("solutions", [0])), "full" if prefix == full[task(p)] else "screen"
+
+    shapes = sorted(shape(f, p) for f, p in checks)
+    # /0 and /2 were screened as one job each (inputs sent once; base and a tenth of plus). /2's 4 programs all
+    # fail there: no full check. /0's screen broke as a whole (the worker-killing program), its 4 programs got
+    # their full check as a group, which broke as well, then each alone. /4: its one program screened, then full.
+    assert shapes == sorted([("HumanEval/0", 4, "screen"), ("HumanEval/0", 4, "full")]
+                            + [("HumanEval/0", 1, "full")] * 4 + [("HumanEval/2", 4, "screen"),
+                                                                    ("HumanEval/4", 1, "screen"),
+                                                                    ("HumanEval/4", 1, "full")]), shapes
     singles = [p["solution"] for f, p in checks if f == "evalplus_outputs"]
-    assert len(singles) == 5 and sum(s == KILL_WORKER + problems["HumanEval/0"]["prompt"]
-                                     + problems["HumanEval/0"]["canonical_solution"] for s in singles) == 1
+    assert sum(s == KILL_WORKER + problems["HumanEval/0"]["prompt"]
+               + problems["HumanEval/0"]["canonical_solution"] for s in singles) == 1
 
     # a second run: every verdict from the cache
     again = evaluate(EvaluateConfig(benchmark="humaneval", samples=str(samples), output=str(tmp_path / "out"),

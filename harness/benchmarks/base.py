@@ -168,6 +168,17 @@ class Benchmark(ABC):
         [(programs, job)], a one-program group being `check_job`'s job. None: one `check_job` per program."""
         return None
 
+    def screen_jobs(self, dataset: Dataset, oracle: Any, task_id: str,
+                    programs: list[str]) -> list[tuple[list[str], CheckJob]] | None:
+        """Cheap first jobs for `programs` (as `group_check_jobs` groups them) that settle the programs failing
+        early; `screened` reads their results. None: no screening, every program gets its full check."""
+        return None
+
+    def screened(self, dataset: Dataset, task_id: str, result: JobResult, count: int) -> list[JobResult | None]:
+        """Per program of a screen job (in its order): a result that `verdict` judges exactly as the full check's,
+        or None where only the full check can decide (only for jobs of `screen_jobs`, result without `error`)."""
+        raise NotImplementedError
+
     def split_group_result(self, result: JobResult, count: int) -> list[JobResult]:
         """A grouped job's result as one result per program, in the group's order (only for jobs of
         `group_check_jobs`, and only for a result without `error`)."""

@@ -11,7 +11,8 @@ import os
 import sys
 import time
 
-from harness.benchmarks.bigcodebench import BigCodeBench, gt_report
+from harness.benchmarks.bigcodebench import BigCodeBench
+from harness.benchmarks.bigcodebench_gate import gt_report
 from harness.core.atomic import write_json
 from harness.core.data import cache_root, data_dir
 from harness.core.errors import BadInput, FgitBenchError

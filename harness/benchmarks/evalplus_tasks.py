@@ -30,6 +30,8 @@ TIMEOUT_PER_STAGE = 60.0  # evalplus caps one untrusted_check at 60 s (EVALPLUS_
 GT_FORMAT = 3  # of the ground-truth file: 3 = one codec JSON text per expected output; 2 was codec data, 1 a pickle
 GROUP_OUTPUT_BYTES = 64 << 20  # a grouped check's programs: at most this much ground truth between them
 GROUP_MAX_PROGRAMS = 32
+SCREEN_MIN_PLUS = 40  # plus inputs from which a task's checks are screened first (`screen_jobs`)
+SCREEN_FRACTION = 10  # a screen runs the first 1/10 of the plus inputs
 JUDGE = "outside-2"  # where verdicts are decided (part of the verdict key): outputs judged outside the sandbox;
 # 2: the candidate compiled without the child module's `from __future__ import annotations` (as evalplus runs it)
 
@@ -135,25 +137,32 @@ class EvalPlusBenchmark(Benchmark):
     def _time_limits(self, times: list[float]) -> list[float]:
         return [max(self.min_time_limit, self.gt_time_limit_factor * t) for t in times]
 
-    def check_job(self, dataset: Dataset, oracle: dict, task_id: str, solution: str) -> CheckJob:
+    def check_job(self, dataset: Dataset, oracle: dict, task_id: str, solution: str,
+                  plus_count: int | None = None) -> CheckJob:
+        """The full check; with `plus_count`, a screen: the base stage and the first `plus_count` plus inputs."""
         problem = dataset.problems[task_id]
         expected = oracle[task_id]
         limits = {split: self._time_limits(expected[f"{split}_time"]) for split in ("base", "plus")}
+        plus_input, plus_time = problem["plus_input"], expected["plus_time"]
+        if plus_count is not None:
+            plus_input, plus_time, limits["plus"] = (plus_input[:plus_count], plus_time[:plus_count],
+                                                     limits["plus"][:plus_count])
         # The wall-clock bound for the whole job: both of evalplus's stages with their own +3 s slack, + start-up.
         stages = sum(min(TIMEOUT_PER_STAGE, sum(limits[split])) + 3 for split in ("base", "plus"))
         payload = {"solution": solution, "entry_point": problem["entry_point"],
-                   "base_input": problem["base_input"], "plus_input": problem["plus_input"],
+                   "base_input": problem["base_input"], "plus_input": plus_input,
                    "base_limits": limits["base"], "plus_limits": limits["plus"]}
-        cost = sum(expected["base_time"]) + sum(expected["plus_time"])
+        cost = sum(expected["base_time"]) + sum(plus_time)
         return CheckJob("evalplus_outputs", payload, timeout=stages + 5, cost=cost)
 
-    def group_check_jobs(self, dataset: Dataset, oracle: dict, task_id: str,
-                         programs: list[str]) -> list[tuple[list[str], CheckJob]]:
+    def group_check_jobs(self, dataset: Dataset, oracle: dict, task_id: str, programs: list[str],
+                         plus_count: int | None = None) -> list[tuple[list[str], CheckJob]]:
         """The programs of one task in `evalplus_outputs_many` jobs: inputs and limits sent once per job, each
         program run as `evalplus_outputs` runs it. A job's programs are capped so that their answers (about the
         size of the task's stored ground truth each) stay under GROUP_OUTPUT_BYTES: a task with huge outputs
         (HumanEval/130) gets one job per program."""
-        jobs = [self.check_job(dataset, oracle, task_id, p) for p in programs]
+        jobs = [self.check_job(dataset, oracle, task_id, p) if plus_count is None else
+                self.check_job(dataset, oracle, task_id, p, plus_count) for p in programs]
         size = len(oracle.stored[task_id]) if isinstance(oracle, _StoredOracle) else 0
         per_job = max(1, min(GROUP_MAX_PROGRAMS, GROUP_OUTPUT_BYTES // max(size, 1)))
         groups = []
@@ -169,6 +178,36 @@ class EvalPlusBenchmark(Benchmark):
                                     cost=sum(j.cost for j in chunk))))
         return groups
 
+    def screen_jobs(self, dataset: Dataset, oracle: dict, task_id: str,
+                    programs: list[str]) -> list[tuple[list[str], CheckJob]] | None:
+        """evalplus stops a stage at its first failing input (fast_check); we judge outside the sandbox, so a
+        check runs every input of a wrong program. A screen first runs the base stage and the first tenth of the
+        plus inputs: a program that fails there has its verdict (see `screened`), the others get the full check.
+        Only where the plus stage is long enough for the screen to pay for itself."""
+        count = len(dataset.problems[task_id]["plus_input"])
+        if count < SCREEN_MIN_PLUS:
+            return None
+        return self.group_check_jobs(dataset, oracle, task_id, programs, max(1, count // SCREEN_FRACTION))
+
+    def screened(self, dataset: Dataset, task_id: str, result: JobResult, count: int) -> list[JobResult | None]:
+        """A screened program whose plus prefix fails (a wrong answer, a raise, a per-input time limit, an
+        unreadable output, an exit) has its verdict: the full plus stage starts in a fresh child on the same
+        inputs in the same order, so it fails at that same input with the same answers before it. Its result is
+        marked `plus_prefix` (here, on the host: the sandbox's answer is never trusted to say so) so that `verdict`
+        judges the plus stage against those inputs. A prefix that passes, or hits the stage deadline (the full
+        stage's is longer), is None: only the full check decides it. The base stage is complete in a screen."""
+        problem = dataset.problems[task_id]
+        prefix = max(1, len(problem["plus_input"]) // SCREEN_FRACTION)
+        judge = self.answer_judge(problem)
+        settled: list[JobResult | None] = []
+        for one in self.split_group_result(result, count) if count > 1 else [result]:
+            status, _, _ = judge_stage(self.dataset_name, problem["entry_point"], problem["plus_input"][:prefix],
+                                       self._oracle[task_id]["plus"], problem["atol"], one.value["plus"], judge)
+            settled.append(JobResult(value={"base": one.value["base"], "plus": one.value["plus"],
+                                            "plus_prefix": prefix}, seconds=one.seconds)
+                           if status == "fail" else None)
+        return settled
+
     def split_group_result(self, result: JobResult, count: int) -> list[JobResult]:
         values = result.value["results"]
         if len(values) != count:
@@ -182,7 +221,8 @@ class EvalPlusBenchmark(Benchmark):
         problem = dataset.problems[task_id]
         expected = self._oracle[task_id]
         judge = self.answer_judge(problem)
-        judged = {split: judge_stage(self.dataset_name, problem["entry_point"], problem[f"{split}_input"],
+        inputs = {"base": problem["base_input"], "plus": problem["plus_input"][:result.value.get("plus_prefix")]}
+        judged = {split: judge_stage(self.dataset_name, problem["entry_point"], inputs[split],
                                      expected[split], problem["atol"], result.value[split], judge)
                   for split in ("base", "plus")}
         (base_status, base_details, base_why), (plus_status, plus_details, plus_why) = judged["base"], judged["plus"]
