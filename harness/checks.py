@@ -2,8 +2,8 @@
 or one job for several programs of a task where the benchmark can group them (the n samples of a task share its
 inputs, limits and ground truth: sent once per group, not once per sample).
 
-Where the benchmark screens (evalplus: the base stage and a tenth of the plus inputs first), the programs a screen
-does not settle get their full check afterwards.
+Where the benchmark screens (evalplus: the base stage and a tenth of the plus inputs first) and a task has several
+programs, the programs a screen does not settle get their full check afterwards.
 
 A grouped job that fails as a whole (the worker timed out, ran out of memory or broke: one program can do that to
 all) is not turned into verdicts: each of its programs is checked again alone, so that a verdict never depends on
@@ -38,7 +38,9 @@ def plan_checks(benchmark: Benchmark, dataset: Dataset, oracle, todo: dict[str, 
     (`screen`), grouped where it groups them."""
     checks = []
     for task_id, programs in todo.items():
-        screens = benchmark.screen_jobs(dataset, oracle, task_id, programs) if screen else None
+        # screened only with several programs (n samples, most of them wrong at T > 0): a lone program, as in a
+        # greedy run where most are right, would pay for the screen and then for the full check
+        screens = benchmark.screen_jobs(dataset, oracle, task_id, programs) if screen and len(programs) > 1 else None
         if screens is not None:
             checks += [Check(task_id, group, job, screen=True) for group, job in screens]
             continue
