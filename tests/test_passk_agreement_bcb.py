@@ -47,7 +47,7 @@ def n_samples(hard: dict, tasks: list[str]) -> list[dict]:
     return rows
 
 
-def test_bigcodebench_n_samples_agree(tmp_path, shared_data, bcb_ci_env):
+def test_bigcodebench_n_samples_agree(tmp_path, shared_data, bcb_ci_env):  # noqa: F811  (the fixture)
     hard_file = shared_data / HARD
     hard = {r["task_id"]: r for r in read_jsonl(hard_file)}
     tasks = [t for t in ci_task_ids() if t != NETWORK_TASK]
