@@ -18,7 +18,6 @@ from harness.core.hashing import file_digest, tree_digest
 
 EMBEDDED_MODEL = "smollm2"
 _EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_DEQUANTIZED_MARKER = "fgit-bench-dequantized.txt"
 ARTIFACT_MANIFEST = "artifact.json"
 
 
@@ -109,18 +108,46 @@ def _spec_hash(spec: ModelSpec) -> str:
 
 
 def dequantized_dir(spec: ModelSpec) -> Path | None:
-    """Where the dequantized copy of a GGUF model lives (None: not a GGUF, or not made yet).
+    """Where the dequantized copy of a GGUF model lives (None: not a GGUF, not made yet, or damaged).
 
     transformers parses and dequantizes a GGUF file on every load (~20 s for the embedded model on CPU, tokenizer
     included); the result is an ordinary float32 model, so the first load saves it as a model directory keyed by
     the GGUF's content hash and later loads read that (~0.2 s). Same tensors, same tokenizer (tests/test_models.py).
+    The directory is sealed (every file's size and sha256 in its envelope, harness/core/cache_entry.py) and checked
+    once per process before use (issue 28: bytes overwritten in its weights gave empty outputs with exit 0): a
+    copy that does not verify is removed, and the GGUF is dequantized again.
     """
     if not spec.gguf_file:
         return None
+    from harness.core import cache_entry
     from harness.core.data import cache_root
 
     directory = cache_root() / "dequantized" / spec.content_hash()[:32]
-    return directory if (directory / _DEQUANTIZED_MARKER).is_file() else None
+    if not directory.is_dir():
+        return None
+    if directory in _VERIFIED:
+        return directory
+    if cache_entry.verify_dir(directory, spec.content_hash(), "dequantized-model", required="model.safetensors"):
+        _VERIFIED.add(directory)
+        return directory
+    _discard(directory)
+    return None
+
+
+_VERIFIED: set[Path] = set()  # dequantized directories this process has checked
+
+
+def _discard(directory: Path) -> None:
+    """Move a damaged cache directory aside in one rename (another process may be reading it), then delete it."""
+    import os
+    import shutil
+
+    aside = directory.with_name(f"{directory.name}.damaged-{os.getpid()}")
+    try:
+        os.rename(directory, aside)
+    except OSError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _save_dequantized(spec: ModelSpec, model) -> None:
@@ -129,6 +156,7 @@ def _save_dequantized(spec: ModelSpec, model) -> None:
     import shutil
     import tempfile
 
+    from harness.core import cache_entry
     from harness.core.data import cache_root
 
     final = cache_root() / "dequantized" / spec.content_hash()[:32]
@@ -146,7 +174,7 @@ def _save_dequantized(spec: ModelSpec, model) -> None:
             del model.config.quantization_config
         model.save_pretrained(staging)
         load_tokenizer(spec).save_pretrained(staging)
-        (staging / _DEQUANTIZED_MARKER).write_text(spec.content_hash())
+        cache_entry.seal_dir(staging, spec.content_hash())
         os.rename(staging, final)
     except OSError:
         shutil.rmtree(staging, ignore_errors=True)

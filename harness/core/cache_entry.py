@@ -7,6 +7,8 @@ each cache keeps its own layout and format (JSON values, or bytes such as an enc
 
     JSON entry:  {"envelope": 1, "key": KEY, "sha256": sha256(canonical JSON of value), "value": VALUE}
     bytes entry: one JSON header line {"envelope": 1, "key": KEY, "sha256": ..., "size": N}, then the N bytes
+    directory:   DIR/cache_entry.json, a JSON entry whose value is {"files": {relative path: [size, sha256]}}
+                 of every other file below DIR (`seal_dir`, `verify_dir`: a model directory, an artifact)
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.core import atomic
-from harness.core.hashing import json_digest
+from harness.core.hashing import file_digest, json_digest
 
 ENVELOPE = 1
 _reported: set[str] = set()  # cache kinds whose damage was reported by this process
@@ -119,3 +121,32 @@ def read_bytes(path: str | os.PathLike, key: str, kind: str) -> bytes | None:
         report_damage(kind, path, "checksum mismatch")
         return None
     return payload
+
+
+DIR_ENTRY = "cache_entry.json"  # a sealed directory's envelope, inside it
+
+
+def file_table(directory: Path) -> dict[str, list]:
+    """relative path -> [size, sha256] of every file below `directory` but its envelope."""
+    return {str(p.relative_to(directory)): [p.stat().st_size, file_digest(p)]
+            for p in sorted(Path(directory).rglob("*")) if p.is_file() and p.name != DIR_ENTRY}
+
+
+def seal_dir(directory: Path, key: str) -> None:
+    """Record every file of `directory` (size and sha256) in its envelope, under `key`."""
+    write_json(Path(directory) / DIR_ENTRY, key, {"files": file_table(Path(directory))})
+
+
+def verify_dir(directory: Path, key: str, kind: str, required: str | None = None) -> bool:
+    """The files of `directory` are exactly those its envelope recorded under `key`, byte for byte (and the
+    record names `required`, where given). A mismatch is reported once per kind; the caller recomputes."""
+    recorded = read_json(Path(directory) / DIR_ENTRY, key, kind)
+    files = recorded.get("files") if isinstance(recorded, dict) else None
+    if not isinstance(files, dict) or (required is not None and required not in files):
+        if recorded is not None:
+            report_damage(kind, Path(directory) / DIR_ENTRY, "no file table recorded")
+        return False
+    if file_table(Path(directory)) != files:
+        report_damage(kind, Path(directory), "files differ from their checksums")
+        return False
+    return True

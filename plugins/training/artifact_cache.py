@@ -31,7 +31,7 @@ from harness.core.atomic import write_json
 from harness.core.config import to_dict
 from harness.core.data import cache_root  # the one cache root (callers import it from here too)
 from harness.core.errors import BadInput
-from harness.core.hashing import file_digest, json_digest
+from harness.core.hashing import json_digest
 from harness.models import ARTIFACT_MANIFEST, ModelSpec
 from plugins.api import PLUGINS, TrainingExample
 
@@ -72,30 +72,16 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-ENTRY_FILE = "cache_entry.json"
-
-
-def _file_table(directory: Path) -> dict[str, list]:
-    """relative path → [size, sha256] of every file of an artifact but the envelope itself."""
-    return {str(p.relative_to(directory)): [p.stat().st_size, file_digest(p)]
-            for p in sorted(directory.rglob("*")) if p.is_file() and p.name != ENTRY_FILE}
+ENTRY_FILE = cache_entry.DIR_ENTRY
 
 
 def seal(directory: Path, key: str) -> None:
-    cache_entry.write_json(directory / ENTRY_FILE, key, {"files": _file_table(directory)})
+    cache_entry.seal_dir(directory, key)
 
 
 def verify(directory: Path, key: str) -> bool:
     """The artifact's files are exactly those its envelope recorded under `key`, byte for byte."""
-    recorded = cache_entry.read_json(directory / ENTRY_FILE, key, "artifact")
-    if not isinstance(recorded, dict) or ARTIFACT_MANIFEST not in recorded.get("files", {}):
-        if recorded is not None:
-            cache_entry.report_damage("artifact", directory / ENTRY_FILE, "no manifest recorded")
-        return False
-    if _file_table(directory) != recorded["files"]:
-        cache_entry.report_damage("artifact", directory, "files differ from their checksums")
-        return False
-    return True
+    return cache_entry.verify_dir(directory, key, "artifact", required=ARTIFACT_MANIFEST)
 
 
 def lookup(key: str, root: Path, discard_damaged: bool = False) -> Path | None:
