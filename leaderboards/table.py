@@ -273,9 +273,14 @@ def exclude_trained_tasks(table: pd.DataFrame, manifest: dict) -> pd.DataFrame:
 def load_run(run_dir: str | Path) -> pd.DataFrame:
     """The long table of a run directory, excluded tasks included (flagged; also the tasks a variant trained on,
     `exclude_trained_tasks`); see `comparable`."""
+    from leaderboards.verified import check_results
+
     records = []
     seen: dict[tuple[str, str], Path] = {}
-    for variant, benchmark_dir, path in find_results(run_dir):
+    found = find_results(run_dir)
+    manifest = read_manifest(run_dir)
+    check_results(Path(run_dir), [path for _, _, path in found], manifest)
+    for variant, benchmark_dir, path in found:
         rows = read_results(path, benchmark_dir)
         for benchmark in {row["benchmark"] for row in rows}:
             if (variant, benchmark) in seen:
@@ -284,7 +289,7 @@ def load_run(run_dir: str | Path) -> pd.DataFrame:
                 )
             seen[(variant, benchmark)] = path
         records.extend(rows_to_records(variant, rows))
-    return exclude_trained_tasks(records_to_table(records), read_manifest(run_dir))
+    return exclude_trained_tasks(records_to_table(records), manifest)
 
 
 def comparable(table: pd.DataFrame) -> pd.DataFrame:

@@ -100,6 +100,11 @@ def test_gate_on_pass_at_1_from_n(run_dir, tmp_path):
     rows = [{**r, "base_pass": False, "plus_pass": False, "base_status": "fail", "plus_status": "fail"}
             for r in read_jsonl(path)]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert _gate(baseline, dropped).returncode == 2  # an edited run directory is refused (issue 28) ...
+    manifest = json.loads((dropped / "manifest.json").read_text())
+    for stage in manifest["stages"]:  # ... so it is made a hand-assembled one: no output hashes to check against
+        stage.pop("outputs", None)
+    (dropped / "manifest.json").write_text(json.dumps(manifest))
     result = _gate(baseline, dropped)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "sft" in result.stdout.lower()

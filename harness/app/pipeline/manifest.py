@@ -39,7 +39,8 @@ def write_manifest(run, model: dict, result) -> Path:
         "instances": {u.id: u.describe() for u in run.units},
         "sweeps": [dict(s) for s in [*run.config.sweep, *run.extra_sweeps]],
         "stage_counts": stage_counts(result.stages),
-        "stages": [{k: r[k] for k in ("variant", "benchmark", "stage", "seconds", "cached")} for r in result.stages],
+        "stages": [{k: r[k] for k in ("variant", "benchmark", "stage", "seconds", "cached", "outputs") if k in r}
+                   for r in result.stages],
         "wall_seconds": result.seconds,
         "environment": provenance.environment(),
     }

@@ -113,7 +113,10 @@ def merge_manifests(roots: list[Path], output: Path) -> dict:
     merged = dict(manifests[0])
     merged["shard"] = None
     merged["shards"] = sorted({m["shard"] for m in manifests})
-    merged["stages"] = [dict(s, shard=m["shard"]) for m in manifests for s in m.get("stages", [])]
+    # the shards' output hashes name the shards' files, not the merged ones: not carried over (unchecked, see
+    # leaderboards/verified.py)
+    merged["stages"] = [{k: v for k, v in s.items() if k != "outputs"} | {"shard": m["shard"]}
+                        for m in manifests for s in m.get("stages", [])]
     merged["wall_seconds"] = round(sum(m.get("wall_seconds", 0.0) for m in manifests), 3)
     for key in ("artifacts", "sandbox"):
         merged[key] = {k: v for m in manifests for k, v in m.get(key, {}).items()}

@@ -39,6 +39,8 @@ from harness.core.hashing import file_digest, json_digest
 
 Log = Callable[[str], None]
 
+EVAL_OUTPUTS = ("eval/results.jsonl", "eval/eval_results.json")  # what the leaderboard and the gate read
+
 
 @dataclass(frozen=True)
 class Shard:
@@ -229,10 +231,12 @@ class ComparisonRun:
 
     # ---- the stages -----------------------------------------------------------------------------------------
 
-    def _record(self, variant: str, benchmark: str | None, record: StageRecord) -> StageRecord:
+    def _record(self, variant: str, benchmark: str | None, record: StageRecord, folder: Path) -> StageRecord:
+        where = folder.relative_to(self.run_dir)  # outputs by their path in the run directory (manifest)
         self.records.append({"variant": variant, "benchmark": benchmark, "stage": record.stage,
                              "seconds": record.seconds, "cached": record.cached, "key": record.key,
-                             "info": record.info})
+                             "info": record.info,
+                             "outputs": {(where / name).as_posix(): d for name, d in record.outputs.items()}})
         return record
 
     def train(self, variant: str, model: dict) -> StageRecord:
@@ -268,7 +272,8 @@ class ComparisonRun:
             return info
 
         return self._record(variant, None, run_stage(f"{variant}: train", self.run_dir / variant / "train.stage.json",
-                                                     inputs, work, self.log, self.executor))
+                                                     inputs, work, self.log, self.executor, outputs=("artifact",)),
+                            self.run_dir / variant)
 
     def resolve_plugins(self) -> dict[str, dict]:
         """Every unit's `resolve` before anything trains: a model a config names but this machine lacks is
@@ -335,7 +340,7 @@ class ComparisonRun:
 
         return self._record(variant, plan.label, run_stage(f"{variant}/{plan.label}: generate",
                                                            directory / "generate.stage.json", inputs, work, self.log,
-                                                           self.executor))
+                                                           self.executor, outputs=("samples.jsonl",)), directory)
 
     def evaluate(self, variant: str, plan: BenchmarkPlan) -> StageRecord:
         from harness.evaluation import EvaluateConfig, evaluate, verdict_context
@@ -357,7 +362,7 @@ class ComparisonRun:
 
         return self._record(variant, plan.label, run_stage(f"{variant}/{plan.label}: evaluate",
                                                            directory / "evaluate.stage.json", inputs, work, self.log,
-                                                           self.executor))
+                                                           self.executor, outputs=EVAL_OUTPUTS), directory)
 
     # ---- the whole run --------------------------------------------------------------------------------------
 
