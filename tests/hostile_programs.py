@@ -121,7 +121,10 @@ PROGRAMS = [
         except OSError:
             pass
 '''),
-    Hostile("memory_bomb", "HumanEval/6", "module", '''
+    # HumanEval/53: 105 base inputs, so its base stage may take 62 s (evalplus's min(60, sum of limits) + 2): on
+    # a loaded machine the bomb reaches the memory group's limit before the stage's deadline (with HumanEval/6's
+    # ~5 s it did not, once, under a load of 5: "timeout")
+    Hostile("memory_bomb", "HumanEval/53", "module", '''
     try:  # once per check: the plus stage finds the base stage's note in the sandbox's /tmp
         posix.close(posix.open("/tmp/memory-bomb-{token}", posix.O_WRONLY | posix.O_CREAT | posix.O_EXCL))
     except OSError:
