@@ -95,9 +95,9 @@ def main() -> int:
 
     theirs = json.loads((work / "upstream_eval_results.json").read_text())["eval"]
     mine = json.loads((work / "ours" / "eval_results.json").read_text())
-    pairs = [((a["base_status"], a["plus_status"]), (b["base_status"], b["plus_status"]))
-             for t in theirs for a, b in zip(theirs[t], mine["eval"][t], strict=True)]
-    differ = [p for p in pairs if p[0] != p[1]]
+    pairs = [(f"{t}#{i}", (a["base_status"], a["plus_status"]), (b["base_status"], b["plus_status"]))
+             for t in theirs for i, (a, b) in enumerate(zip(theirs[t], mine["eval"][t], strict=True))]
+    differ = [p for p in pairs if p[1] != p[2]]
     distinct = len({(r["task_id"], r["solution"]) for r in samples})  # distinct (task, program) pairs
     print(f"HumanEval+ v0.1.10, {len(rows)} tasks x {N} samples = {len(samples)} programs ({distinct} distinct (task, program) pairs), "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")

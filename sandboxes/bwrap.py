@@ -225,7 +225,7 @@ class BwrapSandbox(Sandbox):
                  "--clearenv"]
         env = worker_env({"PYTHONPATH": MOUNT_ROOT, "HOME": WORK_DIR, "TMPDIR": "/tmp", "FGIT_SANDBOX_PIDNS": "1",
                           "FGIT_SANDBOX_SESSION": self.session, "FGIT_SANDBOX_SCRATCH": f"{WORK_DIR}:/tmp:/dev/shm",
-                          "EVALPLUS_MAX_MEMORY_BYTES": str(limits.memory_mb << 20)})
+                          "EVALPLUS_MAX_MEMORY_BYTES": str(limits.memory_mb << 20)}, self.environment)
         for key, value in env.items():
             args += ["--setenv", key, value]
         return args + ["--", self.python]

@@ -301,7 +301,7 @@ class DockerSandbox(Sandbox):
         environment = worker_env({"PYTHONPATH": MOUNT_ROOT, "HOME": WORK_DIR, "TMPDIR": "/tmp",
                                   "FGIT_SANDBOX_PIDNS": "1", "FGIT_SANDBOX_SESSION": self.session,
                                   "FGIT_SANDBOX_SCRATCH": f"{WORK_DIR}:/tmp:/dev/shm",
-                                  "EVALPLUS_MAX_MEMORY_BYTES": str(limits.memory_mb * mb)})
+                                  "EVALPLUS_MAX_MEMORY_BYTES": str(limits.memory_mb * mb)}, self.environment)
         return dict(image=self.image.id, command=[self.python, "-m", "sandboxes.guest.worker"], user="65534:65534",
                     working_dir=WORK_DIR, environment=environment, hostname="sandbox",
                     labels={**_harness_labels(), f"{LABEL}.sandbox": self.session},

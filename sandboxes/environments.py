@@ -20,6 +20,9 @@ __all__ = ["ENVIRONMENTS", "Environment", "ImageRecipe", "get_environment"]
 
 class Environment(ABC):
     name: str
+    # Modules every worker imports when it starts, so that each job process and candidate inherits them instead of
+    # importing them per check (BigCodeBench's heavy libraries). The worker itself never reads a job's payload.
+    warm_modules: tuple[str, ...] = ()
 
     @abstractmethod
     def host_python(self) -> str:

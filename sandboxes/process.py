@@ -107,8 +107,9 @@ class PipeWorker(WorkerHandle):
         return self._log.read().decode("utf-8", "replace")
 
 
-def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """A small, explicit environment: no secrets from the caller's environment leak into samples."""
+def worker_env(extra: dict[str, str] | None = None, environment: str | None = None) -> dict[str, str]:
+    """A small, explicit environment: no secrets from the caller's environment leak into samples. With the
+    sandbox's `environment`, the modules its workers import at start (FGIT_GUEST_WARM)."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -120,6 +121,9 @@ def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         "TOKENIZERS_PARALLELISM": "false",
     }
     env.update(extra or {})
+    warm = get_environment(environment).warm_modules if environment else ()
+    if warm:
+        env["FGIT_GUEST_WARM"] = ",".join(warm)
     return env
 
 
@@ -140,7 +144,7 @@ class ProcessSandbox(Sandbox):
 
     def spawn_worker(self) -> WorkerHandle:
         env = worker_env({"PYTHONPATH": guest_root(), "HOME": tempfile.gettempdir(),
-                          "EVALPLUS_MAX_MEMORY_BYTES": str(self.limits.memory_mb << 20)})
+                          "EVALPLUS_MAX_MEMORY_BYTES": str(self.limits.memory_mb << 20)}, self.environment)
         return PipeWorker([self.python, "-m", "sandboxes.guest.worker"], env, preexec_fn=rlimit_setter(self.limits),
                           cwd=tempfile.gettempdir())
 

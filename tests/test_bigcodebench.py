@@ -303,3 +303,17 @@ def test_n_samples_per_task(tmp_path, hard, bcb_ci_env):
     assert "6 checked now, 0 from cache, 3 same as the ground-truth gate's run" in proc.stdout, proc.stdout
     table = read_jsonl(tmp_path / "out" / "results.jsonl")
     assert [r["sample_index"] for r in table] == [0, 1, 2, 3] * 3
+
+
+def test_workers_start_with_the_environments_libraries(bcb_ci_env):
+    """Every job runs in a process of its own (issue 27), so a library a job imports no longer stays in the worker;
+    the bigcodebench environment's workers import its libraries when they start instead (`warm_modules`): the very
+    first job's child finds them imported. A worker of the evalplus environment does not import them."""
+    from sandboxes import make_sandbox
+
+    probe = {"code": "import sys\nloaded = 'pandas' in sys.modules and 'matplotlib.pyplot' in sys.modules\n",
+             "tests": "assert loaded\n", "timeout": 30}
+    for environment, expected in (("bigcodebench", "pass"), ("evalplus", "fail")):
+        with make_sandbox("process", jobs=1, environment=environment, announce=False) as sandbox:
+            [(_, result)] = list(sandbox.run("run_snippet_tests", [probe], [60.0]))
+        assert result.value["status"] == expected, (environment, result)

@@ -49,6 +49,7 @@ from harness.core import passk
 from harness.core.data import find_release_file
 from harness.core.errors import InfraError
 from sandboxes.base import Limits, Sandbox
+from sandboxes.bigcodebench_env import PRELOAD
 from sandboxes.pool import JobResult
 
 MAX_AS_LIMIT_MB = 30 * 1024  # bigcodebench.evaluate defaults
@@ -57,8 +58,6 @@ MAX_STACK_LIMIT_MB = 10
 CALIBRATION = "\n    pass\n"
 BCB_KS = (1, 5, 10)  # bigcodebench.evaluate's default --pass_k
 GROUP_PROGRAMS = 8  # n samples of a task: distinct programs per grouped check job
-# Imported once per worker, before untrusted_check forks: the most used libraries of the tasks (see jobs.py).
-PRELOAD = ("numpy", "pandas", "matplotlib", "matplotlib.pyplot", "scipy", "scipy.stats", "sklearn", "seaborn")
 RUNNER = "tamper-evident-2"  # which checker decided (verdict key; 2: candidate compiled without our __future__ flags)
 
 

@@ -171,6 +171,7 @@ def main() -> None:
     writer = os.fdopen(proto_out, "wb", buffering=0)
     from sandboxes.guest import jobs
 
+    jobs.warm(m for m in os.environ.get("FGIT_GUEST_WARM", "").split(",") if m)  # the environment's libraries
     writer.write(encode(("ready", os.getpid())))
     while True:
         select.select([proto_in], [], [])  # a job frame (or the end): the job process reads it
