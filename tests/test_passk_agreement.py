@@ -90,6 +90,12 @@ def build_samples(problems: dict, task_ids: list[str], right: dict, wrong: dict)
     return [{"task_id": t, "solution": per_task[t][i]} for i in range(N) for t in task_ids]
 
 
+# HumanEvalPack's original solution of HumanEval/96 (an O(n^2) prime loop) takes about its whole per-input time
+# limit (4 x evalplus's faster canonical solution's time) on plus input 15700 on this machine: on three runs on
+# 2026-12-07 it passed in one tool and failed in the other, either way round. Timing noise, not the harness: left out.
+AT_THE_TIME_LIMIT = {"HumanEval/96"}
+
+
 def model_programs(dataset: str) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for row in read_jsonl(MODEL_SAMPLES):
@@ -153,7 +159,8 @@ def test_humaneval_n_samples_agree(tmp_path, shared_data):
     right, wrong = {}, {}
     for index, t in enumerate(task_ids):
         canonical = problems[t]["prompt"] + problems[t]["canonical_solution"]
-        right[t] = [canonical, pack[t]["prompt"] + pack[t]["canonical_solution"], canonical + "\n# checked\n"]
+        original = pack[t]["prompt"] + pack[t]["canonical_solution"]
+        right[t] = [canonical, original if t not in AT_THE_TIME_LIMIT else canonical + "\n\n", canonical + "\n# checked\n"]
         wrong[t] = [*model.get(t, []), pack[t]["prompt"] + pack[t]["buggy_solution"], *mutants(canonical, 3, index),
                     problems[t]["prompt"] + "    return None\n"]
     data_dir = tmp_path / "data"

@@ -221,7 +221,10 @@ class EvalPlusBenchmark(Benchmark):
         problem = dataset.problems[task_id]
         expected = self._oracle[task_id]
         judge = self.answer_judge(problem)
-        inputs = {"base": problem["base_input"], "plus": problem["plus_input"][:result.value.get("plus_prefix")]}
+        prefix = result.value.get("plus_prefix")  # a screen's settled result (see `screened`)
+        # (MBPP+ holds `{}` as the plus inputs of a task that has none: only a screened list is cut)
+        inputs = {"base": problem["base_input"],
+                  "plus": problem["plus_input"] if prefix is None else problem["plus_input"][:prefix]}
         judged = {split: judge_stage(self.dataset_name, problem["entry_point"], inputs[split],
                                      expected[split], problem["atol"], result.value[split], judge)
                   for split in ("base", "plus")}
