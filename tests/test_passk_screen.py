@@ -12,7 +12,6 @@ import pytest
 
 from tests.conftest import read_jsonl, write_jsonl
 
-ORIGINAL_PUT: dict = {}
 TASK = "HumanEval/0"  # 7 base inputs, 999 plus: a screen runs the base stage and plus inputs 0-98
 
 
@@ -52,20 +51,19 @@ def programs(problem: dict) -> dict[str, str]:
     }
 
 
-def evaluate_once(tmp_path, name: str, rows: list[dict], monkeypatch, screen: bool):
+def evaluate_once(tmp_path, name: str, rows: list[dict], monkeypatch, screen: bool, original_put):
     from harness.benchmarks import evalplus_tasks
     from harness.evaluation import EvaluateConfig, evaluate
     from sandboxes.pool import JobFeed
 
     submitted = []
-    original_put = ORIGINAL_PUT.setdefault("put", JobFeed.put)  # the class's own, not an earlier call's spy
 
     def spy(self, key, function, payload, timeout, priority=0.0):
         if "solution" in payload or "solutions" in payload:  # checks, not ground-truth jobs
             submitted.append(payload)
         return original_put(self, key, function, payload, timeout, priority)
 
-    monkeypatch.setattr(JobFeed, "put", spy)  # replaced again by the next call
+    monkeypatch.setattr(JobFeed, "put", spy)  # each call's spy wraps the class's own put, not the last spy
     monkeypatch.setattr(evalplus_tasks, "SCREEN_MIN_PLUS", 40 if screen else 10**9)
     monkeypatch.setenv("FGIT_BENCH_CACHE", str(tmp_path / f"cache-{name}"))  # no verdict shared between the two
     samples = write_jsonl(tmp_path / f"{name}.jsonl", rows)
@@ -80,9 +78,12 @@ def evaluate_once(tmp_path, name: str, rows: list[dict], monkeypatch, screen: bo
 def test_screened_verdicts_equal_full_checks(tmp_path, problems, monkeypatch):
     problem = problems[TASK]
     named = programs(problem)
+    from sandboxes.pool import JobFeed
+
     rows = [{"task_id": TASK, "solution": text} for text in named.values()]
-    screened, screened_rows, jobs = evaluate_once(tmp_path, "screened", rows, monkeypatch, screen=True)
-    full, full_rows, _ = evaluate_once(tmp_path, "full", rows, monkeypatch, screen=False)
+    put = JobFeed.put
+    screened, screened_rows, jobs = evaluate_once(tmp_path, "screened", rows, monkeypatch, True, put)
+    full, full_rows, _ = evaluate_once(tmp_path, "full", rows, monkeypatch, False, put)
 
     for name, a, b in zip(named, screened, full, strict=True):
         assert {k: a[k] for k in ("base_status", "plus_status", "base_fail_tests", "plus_fail_tests")} == \
@@ -104,3 +105,37 @@ def test_screened_verdicts_equal_full_checks(tmp_path, problems, monkeypatch):
     assert sorted(checked_in_full) == sorted([named["right"], named["wrong from plus input 150 (past the screen)"],
                                               named["raises from plus input 500 (past the screen)"]])
     assert all(len(p["plus_input"]) in (plus_total, plus_total // 10) for p in jobs)
+
+
+def screen_aware(problem: dict, in_screen: str, in_full: str) -> str:
+    """A program that finds out whether it is being screened (the length of the input list in its caller's frame:
+    99 plus inputs in a screen, 7 base and 999 plus otherwise) and answers `in_screen` or `in_full` ("right" or
+    "wrong") accordingly."""
+    answer = {"right": "_right(numbers, threshold)", "wrong": "not _right(numbers, threshold)"}
+    return problem["prompt"] + problem["canonical_solution"] + f"""
+import sys
+_right = has_close_elements
+
+
+def has_close_elements(numbers, threshold):
+    frame = sys._getframe(1)
+    while frame is not None and "inputs" not in frame.f_locals:
+        frame = frame.f_back
+    screened = frame is not None and len(frame.f_locals["inputs"]) == 99
+    return ({answer[in_screen]}) if screened else ({answer[in_full]})
+"""
+
+
+def test_a_program_that_knows_it_is_screened_gains_nothing(tmp_path, problems, monkeypatch):
+    """An attack on the screen: the screen only ever settles failures, so behaving well there and badly in the full
+    stage is failed by the full check, and failing on purpose there is a failure (a divergence from evalplus, which
+    has no screen, only for programs that inspect their caller; never a pass)."""
+    from sandboxes.pool import JobFeed
+
+    problem = problems[TASK]
+    rows = [{"task_id": TASK, "solution": screen_aware(problem, "right", "wrong")},
+            {"task_id": TASK, "solution": screen_aware(problem, "wrong", "right")}]
+    results, _, _ = evaluate_once(tmp_path, "aware", rows, monkeypatch, True, JobFeed.put)
+    # right only in the screen: wrong in the base stage and in the full plus stage; wrong only in the screen: its
+    # base stage passes and the screen settles plus as failed (evalplus would pass it: it has no screen to detect)
+    assert [(e["base_status"], e["plus_status"]) for e in results] == [("fail", "fail"), ("pass", "fail")], results

@@ -52,19 +52,20 @@ def output_digests(folder: Path, outputs: tuple[str, ...]) -> dict[str, str | No
     return {name: output_digest(folder / name) for name in outputs}
 
 
-def completed(record_path: Path, key: str, outputs: tuple[str, ...] = ()) -> dict | None:
-    """The record, when it holds `key` and every output is there with the hash it recorded; else None."""
+def recorded(record_path: Path, key: str) -> dict | None:
+    """The stage record, when it holds `key`; else None."""
     try:
         record = json.loads(record_path.read_text())
     except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
         return None
-    if not isinstance(record, dict) or record.get("key") != key:
-        return None
-    recorded = record.get("outputs")
-    if outputs and (not isinstance(recorded, dict) or set(recorded) != set(outputs)
-                    or output_digests(record_path.parent, outputs) != recorded):
-        return None
-    return record
+    return record if isinstance(record, dict) and record.get("key") == key else None
+
+
+def outputs_match(record: dict, folder: Path, outputs: tuple[str, ...]) -> bool:
+    """Every output is there with the hash the record holds for it."""
+    hashes = record.get("outputs")
+    return not outputs or (isinstance(hashes, dict) and set(hashes) == set(outputs)
+                           and output_digests(folder, outputs) == hashes)
 
 
 def run_stage(name: str, record_path: Path, inputs: dict, work: Callable[[], dict | None],
@@ -73,14 +74,12 @@ def run_stage(name: str, record_path: Path, inputs: dict, work: Callable[[], dic
     """Run `work()` on `executor` (default: inline) unless `record_path` already records a finished run on exactly
     these inputs whose `outputs` (paths relative to the record's folder) are as it recorded them."""
     key = stage_key(inputs)
-    done = completed(record_path, key, outputs)
-    if done is not None:
+    done = recorded(record_path, key)
+    if done is not None and outputs_match(done, record_path.parent, outputs):
         log(f"{name}: cached")
         return StageRecord(name, key, done.get("seconds", 0.0), True, done.get("info", {}), done.get("outputs", {}))
-    if outputs and completed(record_path, key) is not None:
-        log(f"{name}: its outputs differ from its record (edited or damaged): running again")
-    else:
-        log(f"{name}: running")
+    log(f"{name}: its outputs differ from its record (edited or damaged): running again" if done is not None
+        else f"{name}: running")
     start = time.perf_counter()
     info = (executor or LocalExecutor()).execute(Stage(name, record_path, inputs, work)) or {}
     seconds = round(time.perf_counter() - start, 3)
