@@ -54,6 +54,17 @@ def resolve_model(ref: str | None) -> ModelSpec:
         if not (directory / _EMBEDDED_GGUF).is_file():
             raise BadInput(f"embedded model file missing: {directory / _EMBEDDED_GGUF}")
         return ModelSpec(name=EMBEDDED_MODEL, path=str(directory), gguf_file=_EMBEDDED_GGUF)
+    try:
+        return _resolve_path_or_hub(ref)
+    except OSError as exc:  # a name longer than the file system takes (ENAMETOOLONG) is bad input, not a crash
+        raise BadInput(f"model {_shown(ref)}: {exc.strerror}") from None
+
+
+def _shown(ref: str) -> str:
+    return repr(ref) if len(ref) <= 80 else f"{ref[:60]!r}... ({len(ref):,} characters)"
+
+
+def _resolve_path_or_hub(ref: str) -> ModelSpec:
     path = Path(ref)
     if path.is_dir() and (path / ARTIFACT_MANIFEST).is_file():
         return spec_from_artifact(path)
@@ -73,7 +84,7 @@ def resolve_model(ref: str | None) -> ModelSpec:
         return ModelSpec(name=str(path), path=str(path.resolve()))
     if ref.count("/") == 1 and not ref.startswith((".", "/")):
         return ModelSpec(name=ref, path=ref, hub=True)
-    raise BadInput(f"unknown model {ref!r}: not 'smollm2', a directory, a .gguf file or a hub id (org/name)")
+    raise BadInput(f"unknown model {_shown(ref)}: not 'smollm2', a directory, a .gguf file or a hub id (org/name)")
 
 
 def spec_from_artifact(directory: Path) -> ModelSpec:

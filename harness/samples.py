@@ -24,10 +24,14 @@ def read_samples(path: str | Path, known_tasks: dict) -> dict[str, list[dict]]:
     """task_id -> its sample rows in file order (evalplus's format takes any number of samples per task: pass@k
     from n samples). Every problem is bad input with one clear line."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise BadInput(f"samples file not found: {path}")
+    if not path.is_file():
+        raise BadInput(f"samples file {path} is not a regular file")
     try:
         text = path.read_bytes().decode("utf-8")
+    except OSError as exc:  # EIO, EACCES, a file that vanished: the file is unusable, not the harness broken
+        raise BadInput(f"cannot read samples file {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise BadInput(f"{path}: not UTF-8 (byte {exc.start})") from None
     samples: dict[str, list[dict]] = {}

@@ -177,6 +177,23 @@ def _bad(path: Path, message: str) -> BadInput:
     return BadInput(f"baseline {path}: {message}")
 
 
+def _lone_surrogate(value, where: str) -> str | None:
+    """The path of the first key or string holding a lone surrogate, or None."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        inner = f"{where}.{key}" if where else str(key)
+        for text in (key, item):
+            if isinstance(text, str) and not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    return inner.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+        found = _lone_surrogate(item, inner)
+        if found is not None:
+            return found
+    return None
+
+
 def pass_table_from_json(path: str | Path) -> PassTable:
     path = Path(path)
     try:
@@ -187,6 +204,9 @@ def pass_table_from_json(path: str | Path) -> PassTable:
         raise _bad(path, f"not valid JSON ({exc})") from None
     except RecursionError:
         raise _bad(path, "JSON nested too deeply") from None
+    where = _lone_surrogate(document, "")
+    if where is not None:  # "\ud800" parses, but no task id can hold it (it failed later, writing the report)
+        raise _bad(path, f"{where or 'the document'} holds a lone surrogate (not valid Unicode text)")
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise _bad(
             path, f"not a {FORMAT} file (write one with `fgit-bench leaderboard RUN_DIR --format json`)"

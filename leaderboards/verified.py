@@ -5,8 +5,9 @@ leaderboard, its exports and the gate read only the units the manifest names, ea
 recorded: an edited or damaged results.jsonl, a unit the manifest names but the directory lacks, and a unit the
 manifest does not name (left by a run of another configuration into the same directory) are each one line, exit 2.
 
-A directory whose manifest records no outputs (made before outputs were recorded, merged from shards, or assembled
-by hand) is read as it is: there is nothing to check it against.
+A merged run's manifest records the merged files (a `merge` stage per unit: harness/app/pipeline/merge.py). A
+directory whose manifest records no outputs (made before outputs were recorded, or assembled by hand) is read as
+it is: there is nothing to check it against.
 """
 
 from __future__ import annotations

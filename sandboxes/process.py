@@ -7,6 +7,7 @@ import hashlib
 import os
 import resource
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,7 +55,9 @@ def rlimit_setter(limits: Limits):
 class PipeWorker(WorkerHandle):
     """A worker whose protocol runs over the pipes of a local `Popen` (process and bwrap backends)."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], preexec_fn=None, cwd: str | None = None):
+    def __init__(self, argv: list[str], env: dict[str, str], preexec_fn=None, cwd: str | None = None,
+                 scratch: str | None = None):
+        self._scratch = scratch  # the worker's own temp dir, removed with it (what a killed child left there too)
         self._log = tempfile.TemporaryFile(prefix="fgit-worker-")
         self.proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, env=env, cwd=cwd,
@@ -91,6 +94,8 @@ class PipeWorker(WorkerHandle):
             except OSError:
                 pass
         self._log.close()
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
 
     def exit_reason(self) -> str:
         code = self.proc.poll()
@@ -143,10 +148,13 @@ class ProcessSandbox(Sandbox):
         return True, "always available (rlimits only, no isolation)"
 
     def spawn_worker(self) -> WorkerHandle:
-        env = worker_env({"PYTHONPATH": guest_root(), "HOME": tempfile.gettempdir(),
+        # Each worker gets its own TMPDIR, removed with the worker: evalplus's per-check temp dir outlives a child
+        # killed with SIGKILL (a time limit), which left one empty /tmp/tmpXXXX per such check on the host.
+        scratch = tempfile.mkdtemp(prefix="fgit-bench-worker-")
+        env = worker_env({"PYTHONPATH": guest_root(), "HOME": scratch, "TMPDIR": scratch,
                           "EVALPLUS_MAX_MEMORY_BYTES": str(self.limits.memory_mb << 20)}, self.environment)
         return PipeWorker([self.python, "-m", "sandboxes.guest.worker"], env, preexec_fn=rlimit_setter(self.limits),
-                          cwd=tempfile.gettempdir())
+                          cwd=scratch, scratch=scratch)
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.name, "python": self.python, "image_id": None, "isolating": False,

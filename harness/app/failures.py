@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import sys
 import tempfile
 import traceback
@@ -24,7 +25,21 @@ def find_no_space(exc: BaseException) -> OSError | None:
         seen.add(id(exc))
         if isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS:
             return exc
+        if isinstance(exc, shutil.Error):  # copytree gathers its copies' errors as text: the errno is lost there
+            found = _no_space_in_copy_errors(exc)
+            if found is not None:
+                return found
         exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _no_space_in_copy_errors(exc: shutil.Error) -> OSError | None:
+    entries = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+    for entry in entries:
+        if isinstance(entry, tuple) and len(entry) == 3:
+            for code in NO_SPACE_ERRNOS:
+                if os.strerror(code) in str(entry[2]):
+                    return OSError(code, os.strerror(code), str(entry[1]))
     return None
 
 
@@ -52,15 +67,36 @@ def _log_candidates(args) -> list[Path]:
 def write_traceback(exc: BaseException, args) -> Path | None:
     text = "".join(traceback.format_exception(exc))
     header = f"fgit-bench {' '.join(sys.argv[1:])}\n{datetime.now(UTC).isoformat()}\n\n"
+    data = (header + text + "\n").encode("utf-8", "backslashreplace")
     for path in _log_candidates(args):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a", encoding="utf-8", errors="backslashreplace") as handle:
-                handle.write(header + text + "\n")
+            _append_whole(path, data)
             return path
         except OSError:
             continue
     return None
+
+
+def _append_whole(path: Path, data: bytes) -> None:
+    """Append `data` to `path` whole or not at all: on a full disk a partial traceback is cut off again (and a
+    file this call created is removed), so the next candidate gets the whole of it."""
+    existed = path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    size = os.fstat(fd).st_size
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    except OSError:
+        if existed:
+            os.ftruncate(fd, size)
+        else:
+            os.unlink(path)
+        raise
+    finally:
+        os.close(fd)
 
 
 def _where(exc: BaseException) -> str:

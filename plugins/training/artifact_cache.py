@@ -177,6 +177,10 @@ def publish(artifact: Path, output: str | Path, key: str | None = None) -> Path:
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = output.parent / f".{output.name}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(artifact, staging, copy_function=_link_or_copy)
-    os.rename(staging, output)
+    try:
+        shutil.copytree(artifact, staging, copy_function=_link_or_copy)
+        os.rename(staging, output)
+    except BaseException:  # a full disk, a signal: no half-copied staging directory stays behind
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return output

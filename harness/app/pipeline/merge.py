@@ -17,13 +17,29 @@ from pathlib import Path
 from harness.app.pipeline.manifest import MANIFEST
 from harness.core.atomic import jsonl_lines, write_json, write_jsonl
 from harness.core.errors import BadInput
+from harness.core.hashing import file_digest
 from leaderboards.table import sort_tasks
 
 _SHARD_DIR = re.compile(r"^(\d+)-of-(\d+)$")
 
 
+def _read(path: Path, parse):
+    """A shard's file parsed, or one line naming it: a damaged shard is bad input, found before anything is written."""
+    try:
+        return parse(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"{path}: missing; run that shard again (the same command resumes) and merge again") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BadInput(f"{path}: damaged ({type(exc).__name__}); run that shard again (the same command resumes) "
+                       f"and merge again") from None
+
+
 def _read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in jsonl_lines(path.read_text(encoding="utf-8")) if line.strip()]
+    return _read(path, lambda text: [json.loads(line) for line in jsonl_lines(text) if line.strip()])
+
+
+def _read_json(path: Path) -> dict:
+    return _read(path, json.loads)
 
 
 def find_shards(roots: list[Path]) -> dict[tuple[str, str], dict[int, Path]]:
@@ -80,13 +96,14 @@ def _merge_eval_results(documents: list[dict], rows: list[dict]) -> dict:
     return merged
 
 
-def merge_benchmark(shards: dict[int, Path], output: Path) -> int:
+def read_benchmark(shards: dict[int, Path], output: Path) -> dict[str, object]:
+    """The merged files of one benchmark, in memory: file name (relative to `output`) -> rows or document."""
     samples, rows, documents = [], [], []
     for index in sorted(shards):
         directory = shards[index]
         samples += _read_jsonl(directory / "samples.jsonl")
         rows += _read_jsonl(directory / "eval" / "results.jsonl")
-        documents.append(json.loads((directory / "eval" / "eval_results.json").read_text(encoding="utf-8")))
+        documents.append(_read_json(directory / "eval" / "eval_results.json"))
     ids = [r["task_id"] for r in rows]
     samples_ids = [(r["task_id"], r.get("sample_index")) for r in rows]  # n samples per task: one row each
     if len(set(samples_ids)) != len(samples_ids):
@@ -94,43 +111,81 @@ def merge_benchmark(shards: dict[int, Path], output: Path) -> int:
     order = {t: i for i, t in enumerate(sort_tasks(list(dict.fromkeys(ids))))}
     rows.sort(key=lambda r: (order[r["task_id"]], r.get("sample_index") or 0))
     samples.sort(key=lambda r: order.get(r["task_id"], len(order)))
-    write_jsonl(output / "samples.jsonl", samples)
-    write_json(output / "eval" / "eval_results.json", _merge_eval_results(documents, rows))
-    write_jsonl(output / "eval" / "results.jsonl", rows)
-    return len(rows)
+    return {"samples.jsonl": samples, "eval/eval_results.json": _merge_eval_results(documents, rows),
+            "eval/results.jsonl": rows}
 
 
-def merge_manifests(roots: list[Path], output: Path) -> dict:
+def write_benchmark(merged: dict[str, object], output: Path) -> dict[str, str]:
+    """Write one benchmark's merged files (results last: their presence marks the unit); their sha256 by path."""
+    write_jsonl(output / "samples.jsonl", merged["samples.jsonl"])
+    write_json(output / "eval" / "eval_results.json", merged["eval/eval_results.json"])
+    write_jsonl(output / "eval" / "results.jsonl", merged["eval/results.jsonl"])
+    return {name: file_digest(output / name) for name in merged}
+
+
+def merge_benchmark(shards: dict[int, Path], output: Path) -> int:
+    merged = read_benchmark(shards, output)
+    write_benchmark(merged, output)
+    return len(merged["eval/results.jsonl"])
+
+
+def check_shard_outputs(root: Path, manifest_path: Path, manifest: dict) -> None:
+    """Every file a shard's manifest recorded (with its sha256) is as the shard wrote it."""
+    for stage in manifest.get("stages") or []:
+        for rel, digest in (stage.get("outputs") or {}).items() if isinstance(stage, dict) else ():
+            path = root / rel
+            if path.is_file() and file_digest(path) != digest:
+                raise BadInput(f"{path}: differs from the sha256 its shard recorded in {manifest_path} (edited or "
+                               f"damaged); run that shard again (the same command resumes) and merge again")
+
+
+def read_manifests(roots: list[Path]) -> list[dict]:
     manifests = []
     for root in roots:
         for path in sorted(root.glob("manifest.shard-*.json")):
-            manifests.append(json.loads(path.read_text(encoding="utf-8")))
+            manifest = _read_json(path)
+            if not isinstance(manifest, dict) or not manifest.get("shard"):
+                raise BadInput(f"{path}: not a shard manifest")
+            check_shard_outputs(root, path, manifest)
+            manifests.append(manifest)
     if not manifests:
         raise BadInput(f"no shard manifests (manifest.shard-i-of-n.json) under {', '.join(map(str, roots))}")
     hashes = {m.get("config_hash") for m in manifests}
     if len(hashes) != 1:
         raise BadInput("the shards were run with different configurations; merge only shards of one run")
+    return manifests
+
+
+def merged_manifest(manifests: list[dict], outputs: dict[str, dict[str, str]]) -> dict:
+    """One manifest for the merged run. The shards' output hashes name the shards' files: each shard stage keeps
+    its record without them; a `merge` stage per unit records the merged files' hashes, which the leaderboard and
+    the gate check (leaderboards/verified.py) as for an unsharded run."""
     merged = dict(manifests[0])
     merged["shard"] = None
     merged["shards"] = sorted({m["shard"] for m in manifests})
-    # the shards' output hashes name the shards' files, not the merged ones: not carried over (unchecked, see
-    # leaderboards/verified.py)
     merged["stages"] = [{k: v for k, v in s.items() if k != "outputs"} | {"shard": m["shard"]}
                         for m in manifests for s in m.get("stages", [])]
+    for unit, digests in sorted(outputs.items()):
+        variant, benchmark = unit.split("/", 1)
+        merged["stages"].append({"variant": variant, "benchmark": benchmark, "stage": "merge", "seconds": 0.0,
+                                 "cached": False, "outputs": {f"{unit}/{name}": d for name, d in digests.items()}})
     merged["wall_seconds"] = round(sum(m.get("wall_seconds", 0.0) for m in manifests), 3)
     for key in ("artifacts", "sandbox"):
         merged[key] = {k: v for m in manifests for k, v in m.get(key, {}).items()}
-    write_json(output / MANIFEST, merged)
     return merged
 
 
 def merge_run(run_dir: Path, sources: list[Path]) -> dict[str, int]:
-    """Merge every sharded benchmark found under `run_dir` and `sources` into `run_dir`; returns task counts."""
+    """Merge every sharded benchmark found under `run_dir` and `sources` into `run_dir`; returns task counts.
+    Everything is read and checked first; then the merged units are written, the manifest last."""
     roots = [run_dir, *sources]
     for root in roots:
         if not root.is_dir():
             raise BadInput(f"not a directory: {root}")
     shards = find_shards(roots)
-    merge_manifests(roots, run_dir)
-    return {f"{variant}/{benchmark}": merge_benchmark(found, run_dir / variant / benchmark)
-            for (variant, benchmark), found in sorted(shards.items())}
+    manifests = read_manifests(roots)
+    merged = {f"{variant}/{benchmark}": read_benchmark(found, run_dir / variant / benchmark)
+              for (variant, benchmark), found in sorted(shards.items())}
+    outputs = {unit: write_benchmark(files, run_dir / unit) for unit, files in merged.items()}
+    write_json(run_dir / MANIFEST, merged_manifest(manifests, outputs))
+    return {unit: len(files["eval/results.jsonl"]) for unit, files in merged.items()}
