@@ -82,6 +82,21 @@ def test_unit_of_another_configuration_is_refused(reference, tmp_path):
     refused(run_dir, f"{stale / 'eval' / 'results.jsonl'}: not a unit of the run")
 
 
+def test_run_overwrite_removes_the_units_of_another_configuration(reference, tmp_path):
+    run_dir, config = copy_of(reference, tmp_path)
+    stale = run_dir / "dpo" / "humaneval"
+    shutil.copytree(run_dir / "base" / "humaneval", stale)
+    again = run_cli("run", "--config", str(config), "--output", str(run_dir))  # every stage up to date
+    assert again.returncode == 2, again.stderr[-3000:]  # the leaderboard it publishes refuses the stale unit
+    assert "not a unit of the run" in again.stderr and "--overwrite" in again.stderr and stale.is_dir()
+    replaced = run_cli("run", "--config", str(config), "--output", str(run_dir), "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr[-3000:]
+    assert "--overwrite: removed dpo (another configuration's)" in replaced.stderr
+    assert not (run_dir / "dpo").exists() and sorted(p.name for p in run_dir.iterdir() if p.is_dir()) == ["base", "sft"]
+    board = json.loads((run_dir / "leaderboard.json").read_text(encoding="utf-8"))
+    assert sorted(board["variants"]) == ["base", "sft"]
+
+
 def test_truncated_artifact_is_trained_again(reference, tmp_path):
     run_dir, config = copy_of(reference, tmp_path)
     weights = next(p for p in (run_dir / "sft" / "artifact").rglob("*.safetensors"))

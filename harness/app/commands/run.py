@@ -10,6 +10,7 @@ variant computes only that variant.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -37,6 +38,9 @@ def register(subparsers) -> None:
     p.add_argument("--cache-dir", default=None, help="cache root for every stage (default $FGIT_BENCH_CACHE or "
                    "~/.cache/fgit-bench)")
     p.add_argument("--shard", default=None, help="i/n: generate and evaluate every n-th task only; join with merge")
+    p.add_argument("--overwrite", action="store_true",
+                   help="when the run has finished, remove from the output directory the units it did not produce "
+                        "(left by a run of another configuration; without this the leaderboard refuses them)")
     p.set_defaults(func=run)
 
 
@@ -74,14 +78,20 @@ def run(args) -> int:
     # planned before the lock: unknown variants, bad sweeps and chains are exit 2 with nothing written
     comparison = ComparisonRun(config, run_dir, shard=shard, profile=profile, sweeps=sweeps)
     with outdir.locked(run_dir):  # a second `run` into this directory gets exit 2 "RUN_DIR is in use by pid N"
-        return _run(comparison, run_dir, shard)
+        return _run(comparison, run_dir, shard, args.overwrite)
 
 
-def _run(comparison, run_dir: Path, shard) -> int:
-    from harness.app.pipeline.manifest import stage_counts
+def _run(comparison, run_dir: Path, shard, overwrite: bool) -> int:
+    from harness.app.pipeline.manifest import MANIFEST, stage_counts
+    from harness.app.pipeline.occupancy import remove_other_units
     from harness.app.pipeline.publish import publish_leaderboard
 
     result = comparison.run()
+    if overwrite:
+        name = f"manifest.shard-{shard.label}.json" if shard else MANIFEST
+        manifest = json.loads((run_dir / name).read_text(encoding="utf-8"))
+        for gone in remove_other_units(run_dir, manifest):
+            print(f"fgit-bench run: --overwrite: removed {gone} (another configuration's)", file=sys.stderr)
     counts = stage_counts(result.stages)
     print(f"fgit-bench run: {counts['total']} stages ({counts['ran']} run now, {counts['shared']} of them served "
           f"from work shared with another variant or run; {counts['up_to_date']} up to date) in "
