@@ -7,12 +7,16 @@ libraries. `fgit-bench sandbox build` builds them all.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import sys
 from abc import ABC, abstractmethod
+from dataclasses import asdict
 from pathlib import Path
 
 from harness.core.registry import Registry
-from sandboxes.image_build import ImageRecipe, build_recipe_image
+from sandboxes.image_build import ImageRecipe, build_recipe_image, copied_into_image
 
 IMAGES_DIR = Path(__file__).resolve().parent / "images"
 __all__ = ["ENVIRONMENTS", "Environment", "ImageRecipe", "get_environment"]
@@ -62,7 +66,12 @@ class EvalPlusEnvironment(Environment):
         return sys.executable
 
     def image_tag(self) -> str:
-        return "fgit-bench/sandbox-evalplus:0.1"
+        """Tagged by what the image holds (issue 28): two checkouts or versions on one machine get two images
+        instead of rebuilding one tag back and forth (which invalidated the other's verdict caches)."""
+        version, digest = _distribution_identity("evalplus")
+        recipe = json.dumps(asdict(self.image_recipe()), sort_keys=True)
+        key = hashlib.sha256(f"{recipe}\n{digest}".encode()).hexdigest()[:12]
+        return f"fgit-bench/sandbox-evalplus:{version}-{key}"
 
     def image_recipe(self) -> ImageRecipe:
         # Debian bookworm's python3 is 3.11, like the harness; numpy/psutil are what evalplus.eval imports.
@@ -76,6 +85,26 @@ class EvalPlusEnvironment(Environment):
 
 
 ENVIRONMENTS.register("evalplus")(EvalPlusEnvironment())
+
+
+@functools.cache
+def _distribution_identity(name: str) -> tuple[str, str]:
+    """(version, sha256 of its installed files' paths and contents) of a distribution of this interpreter: the
+    files `image_build.copy_distributions` copies into the image."""
+    import importlib.metadata as md
+
+    try:
+        dist = md.distribution(name)
+    except md.PackageNotFoundError:
+        return "missing", "missing"
+    digest = hashlib.sha256()
+    for relative in sorted(str(f) for f in dist.files or []):
+        if not copied_into_image(relative):
+            continue
+        path = Path(str(dist.locate_file(relative)))
+        if path.is_file():
+            digest.update(relative.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return dist.version, digest.hexdigest()
 
 
 def get_environment(name: str) -> Environment:

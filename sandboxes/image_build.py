@@ -193,6 +193,17 @@ print(json.dumps(out))
 """
 
 
+# Files that describe one installation, not the package: RECORD hashes the console scripts, whose shebangs name
+# the venv; two checkouts' images differed by them alone.
+INSTALL_RECORDS = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
+
+
+def copied_into_image(relative: str) -> bool:
+    """Whether `copy_distributions` copies this installed file (path relative to site-packages)."""
+    return not (relative.startswith("..") or "__pycache__" in relative or relative.endswith(".pyc")
+                or (".dist-info/" in relative and relative.rsplit("/", 1)[-1] in INSTALL_RECORDS))
+
+
 def copy_distributions(python: str, names: tuple[str, ...], target: Path) -> dict[str, str]:
     """Copy the installed files of distributions `names` (as `python` sees them) below `target`, laid out as
     in site-packages. Returns name -> version."""
@@ -209,7 +220,7 @@ def copy_distributions(python: str, names: tuple[str, ...], target: Path) -> dic
         if info is None:
             raise InfraError(f"{name} is not installed for {python}: install it there first")
         root = Path(info["root"])
-        for relative in info["files"]:
+        for relative in filter(copied_into_image, info["files"]):
             source, destination = root / relative, target / relative
             if source.is_file():
                 destination.parent.mkdir(parents=True, exist_ok=True)

@@ -170,3 +170,38 @@ def test_grpo_run_on_cpu_writes_an_artifact_that_generates(synth_set, tmp_path, 
     assert proc.returncode == 0, proc.stderr[-3000:]
     [sample] = read_jsonl(samples)
     assert sample["task_id"].startswith("Synth/") and sample["solution"] is not None
+
+
+def _small_run(synth_set, tmp_path, settings: str, output: str):
+    rows = [r for r in read_jsonl(synth_set / "train.jsonl") if r["kind"] == "atom"]
+    data = write_jsonl(tmp_path / "train.jsonl", rows[:8])
+    config = tmp_path / f"{output}.toml"
+    config.write_text(f"[plugins.grpo]\nnum_generations = 2\nmax_new_tokens = 48\n{settings}")
+    from tests.generation_support import tiny_model_dir
+
+    return run_cli("train", "--variant", "grpo", "--model", str(tiny_model_dir()), "--data", str(data), "--limit", "4",
+                   "--config", str(config), "--output", str(tmp_path / output), "--benchmarks", "none",
+                   env={"FGIT_BENCH_PROGRESS": "0"})
+
+
+def test_fewer_prompts_than_one_generation_batch_is_refused_in_one_line(synth_set, tmp_path):
+    """Issue 28 item 9: 4 prompts, 2 rollouts, the default batch (4 × 8 accumulation steps = 16 prompts per
+    generation batch): trl's sampler yields no batch at all; this was transformers' "args.max_steps must be set",
+    exit 3. Now exit 2 before the model loads, naming the settings that fit."""
+    proc = _small_run(synth_set, tmp_path, "", "default-batch")
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    [line] = [line for line in proc.stderr.splitlines() if line.startswith("fgit-bench")]
+    assert line == ("fgit-bench: error: grpo: 4 prompts are fewer than one generation batch takes (16 = batch_size 4 "
+                    "× gradient_accumulation_steps 8 / num_generations 2): lower batch_size × "
+                    "gradient_accumulation_steps to at most 8 or train on more prompts")
+    assert not (tmp_path / "default-batch").exists()
+
+
+@pytest.mark.slow  # ~40 s on 2 cores (tiny model, 1 step of 4 prompts × 2 rollouts of 48 tokens, docker rewards)
+def test_the_settings_the_refusal_names_train(synth_set, tmp_path):
+    proc = _small_run(synth_set, tmp_path, "batch_size = 4\ngradient_accumulation_steps = 2\nreward_jobs = 1\n",
+                      "fitting-batch")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = json.loads((tmp_path / "fitting-batch" / "artifact.json").read_text())
+    assert manifest["training"]["steps"] == 1
+    assert len(read_jsonl(tmp_path / "fitting-batch" / "rewards.jsonl")) == 8  # 4 prompts × 2 rollouts

@@ -66,6 +66,21 @@ class GRPOVariantConfig(TrainingConfig):
                              f"({self.num_generations})")
 
 
+def check_prompt_count(prompts: int, config: GRPOVariantConfig) -> None:
+    """One generation batch (trl: batch_size × processes × steps_per_generation completions, steps_per_generation =
+    gradient_accumulation_steps) takes batch_size × gradient_accumulation_steps / num_generations distinct prompts;
+    trl's sampler yields whole batches only, so fewer prompts give an empty data loader (transformers then fails on
+    max_steps, or with max_steps set loops over nothing). Refused here, before the model loads."""
+    processes = int(os.environ.get("WORLD_SIZE", "1"))
+    per_batch = config.batch_size * config.gradient_accumulation_steps * processes // config.num_generations
+    if prompts < per_batch:
+        raise BadInput(f"grpo: {prompts} prompts are fewer than one generation batch takes ({per_batch} = batch_size "
+                       f"{config.batch_size} × gradient_accumulation_steps {config.gradient_accumulation_steps}"
+                       f"{f' × {processes} processes' if processes > 1 else ''} / num_generations "
+                       f"{config.num_generations}): lower batch_size × gradient_accumulation_steps to at most "
+                       f"{prompts * config.num_generations // processes} or train on more prompts")
+
+
 def vllm_wanted(setting: str) -> bool:
     if setting == "false":
         return False
@@ -134,6 +149,7 @@ class GRPOPlugin(TrainingPlugin):
         if not tasks:
             raise BadInput(f"grpo trains on tasks with tests: none of the {len(examples)} training rows has one "
                            "(use `fgit-bench synth`'s train.jsonl)")
+        check_prompt_count(len(tasks), config)
         tokenizer, policy = load_for_training(model, config, wrap_lora=False)
         template_text = getattr(tokenizer, "chat_template", None)
         style = choose_style("auto", bool(template_text), {"fence": True})
