@@ -21,23 +21,28 @@ def chromium() -> str:
     return found
 
 
-def _run(page: Path, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
+def _run(page: Path | str, tmp: Path, *extra: str, fragment: str = "") -> subprocess.CompletedProcess:
     flags = [f.format(profile=tmp / "profile") for f in FLAGS]
-    return subprocess.run([chromium(), *flags, *extra, page.resolve().as_uri()], capture_output=True, text=True,
+    url = page if isinstance(page, str) else page.resolve().as_uri() + (f"#{fragment}" if fragment else "")
+    return subprocess.run([chromium(), *flags, *extra, url], capture_output=True, text=True,
                           timeout=180, stdin=subprocess.DEVNULL)
 
 
-def load(page: Path, tmp: Path) -> tuple[str, list[str]]:
-    """(DOM after load, console lines) of `page`."""
-    proc = _run(page, tmp, "--dump-dom")
+def load(page: Path | str, tmp: Path, fragment: str = "", settle_ms: int = 0) -> tuple[str, list[str]]:
+    """(DOM after load, console lines) of `page` (a file, or a URL), opened at `#fragment`; `settle_ms`: virtual
+    time the page gets after load for what it loads lazily (scripts it adds, a JS app's fetches)."""
+    proc = _run(page, tmp, "--dump-dom", *([f"--virtual-time-budget={settle_ms}"] if settle_ms else []),
+                fragment=fragment)
     assert proc.returncode == 0, proc.stderr[-2000:]
     console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
     return proc.stdout, console
 
 
-def screenshot(page: Path, tmp: Path, name: str, size: str = "1400,2400") -> bytes:
+def screenshot(page: Path, tmp: Path, name: str, size: str = "1400,2400", fragment: str = "",
+               settle_ms: int = 0) -> bytes:
     out = tmp / name
-    proc = _run(page, tmp, f"--screenshot={out}", f"--window-size={size}")
+    proc = _run(page, tmp, f"--screenshot={out}", f"--window-size={size}",
+                *([f"--virtual-time-budget={settle_ms}"] if settle_ms else []), fragment=fragment)
     assert proc.returncode == 0 and out.is_file(), proc.stderr[-2000:]
     return out.read_bytes()
 

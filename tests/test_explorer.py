@@ -1,0 +1,107 @@
+"""The task explorer (issue 30) on a real run: `fgit-bench run` (tiny Llama trained for Standard-SFT, samples replayed
+from files so the test decides which are right, evaluation in the process sandbox) with one task Standard-SFT wins,
+one it loses on an input the test chooses, one both pass and one both fail. explorer.html is loaded in headless
+Chromium from file://: no console errors; the pair shows the discordant tasks first; a task shows both programs,
+their diff and the failing input with expected and actual output; a screenshot is not blank."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.browser_support import load, png_distinct_bytes, screenshot
+from tests.conftest import read_jsonl, run_cli
+from tests.generation_support import tiny_model_dir
+from tests.run_support import TINY_SFT, break_solution, canonical_samples, toml_value, write_samples
+
+TASKS = 4  # HumanEval/0..3: 0 both pass, 1 won by sft, 2 lost by sft (one planted input), 3 both fail
+
+
+def wrong_on(problem: dict, args: list) -> dict:
+    """HumanEval/2's canonical program (`truncate_number(number)`), wrong on exactly the call with `args`."""
+    body = f"    if [number] == {args!r}:\n        return 'planted'\n"
+    return {"task_id": problem["task_id"], "solution": problem["prompt"] + body + problem["canonical_solution"],
+            "entry_point": problem["entry_point"]}
+
+
+@pytest.fixture(scope="module")
+def problems(shared_data):
+    return {p["task_id"]: p for p in read_jsonl(shared_data / "HumanEvalPlus-v0.1.10.jsonl.gz")}
+
+
+@pytest.fixture(scope="module")
+def planted(problems):
+    return problems["HumanEval/2"]["base_input"][1]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, problems, planted) -> Path:
+    root = tmp_path_factory.mktemp("explorer-run")
+    rows = canonical_samples("humaneval", TASKS)
+    base = [rows[0], break_solution(rows[1]), rows[2], break_solution(rows[3])]
+    sft = [rows[0], rows[1], wrong_on(problems["HumanEval/2"], planted), break_solution(rows[3])]
+    write_samples(root / "base.jsonl", base)
+    write_samples(root / "sft.jsonl", sft)
+    lines = [f"model = {toml_value(str(tiny_model_dir()))}", 'variants = ["base", "sft"]', 'sandbox = "process"',
+             "jobs = 2", "", "[generation]", 'backend = "replay"',
+             f"samples_from = {toml_value(str(root / '{variant}.jsonl'))}", "", "[training]", "limit = 4", "",
+             "[[benchmarks]]", 'name = "humaneval"', f"limit = {TASKS}", "", "[plugins.sft]",
+             *[f"{k} = {toml_value(v)}" for k, v in TINY_SFT.items()], ""]
+    config = root / "run.toml"
+    config.write_text("\n".join(lines), encoding="utf-8")
+    output = root / "run"
+    result = run_cli("run", "--config", str(config), "--output", str(output))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return output
+
+
+def errors(console: list[str]) -> list[str]:
+    return [line for line in console if re.search(r"error|uncaught|failed", line, re.I)]
+
+
+def task_list(dom: str) -> list[tuple[str, str]]:
+    return re.findall(r'<li data-task="([^"]+)" data-category="([^"]+)"', dom)
+
+
+def test_explorer_page(run_dir, tmp_path, problems, planted):
+    page = run_dir / "explorer.html"
+    assert page.is_file() and (run_dir / "explorer" / "humaneval" / "index.js").is_file()
+    assert 'href="explorer.html"' in (run_dir / "leaderboard.html").read_text()
+    dom, console = load(page, tmp_path, fragment="b=humaneval&a=sft&vs=base", settle_ms=3000)
+    assert not errors(console), console
+    assert task_list(dom) == [("HumanEval/1", "won"), ("HumanEval/2", "lost"), ("HumanEval/0", "both-pass"),
+                              ("HumanEval/3", "both-fail")]
+    assert "1 won, 1 lost, 1 both pass, 1 both fail" in dom
+
+    dom, console = load(page, tmp_path, fragment="b=humaneval&a=sft&vs=base&f=discordant&t=HumanEval/2",
+                        settle_ms=3000)
+    assert not errors(console), console
+    assert [t for t, _ in task_list(dom)] == ["HumanEval/1", "HumanEval/2"]
+    import html
+
+    text = html.unescape(dom)
+    assert "HumanEval/2 — lost" in text
+    assert "def truncate_number" in text and "'planted'" in text  # both programs
+    assert re.search(r'class="add">\+ +if \[number\] == ', text)  # the diff: the planted lines added by sft
+    failure = re.search(r'class="failure-input">([^<]*)<.*?class="failure-expected">([^<]*)<.*?'
+                        r'class="failure-actual">([^<]*)<', dom, re.S)
+    assert failure, dom[-3000:]
+    scope: dict = {}
+    exec(problems["HumanEval/2"]["prompt"] + problems["HumanEval/2"]["canonical_solution"], scope)  # noqa: S102
+    assert [html.unescape(g) for g in failure.groups()] == [repr(planted), repr(scope["truncate_number"](*planted)),
+                                                            repr("planted")]
+
+    png = screenshot(page, tmp_path, "explorer.png", size="1400,1400",
+                     fragment="b=humaneval&a=sft&vs=base&t=HumanEval/2", settle_ms=3000)
+    assert png_distinct_bytes(png) > 40
+
+
+def test_explore_command(run_dir, tmp_path):
+    out = tmp_path / "elsewhere"
+    proc = run_cli("explore", str(run_dir), "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "explorer.html").is_file() and (out / "explorer" / "humaneval" / "chunk-0.js").is_file()
+    proc = run_cli("explore", str(tmp_path / "missing"))
+    assert proc.returncode == 2 and "does not exist" in proc.stderr
