@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import load, png_distinct_bytes, screenshot
+from tests.browser_support import load, png_distinct_bytes, screenshot, wait_for_text
 from tests.conftest import read_jsonl, run_cli
 from tests.generation_support import tiny_model_dir
 from tests.run_support import TINY_SFT, break_solution, canonical_samples, toml_value, write_samples
+from tests.sandbox_fixtures import unavailable
 
 TASKS = 4  # HumanEval/0..3: 0 both pass, 1 won by sft, 2 lost by sft (one planted input), 3 both fail
 
@@ -36,9 +37,8 @@ def planted(problems):
     return problems["HumanEval/2"]["base_input"][1]
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory, problems, planted) -> Path:
-    root = tmp_path_factory.mktemp("explorer-run")
+def build_run(root: Path, problems: dict, planted: list) -> Path:
+    """The run of this module (also exported to Inspect and MLflow by tests/test_tracking.py)."""
     rows = canonical_samples("humaneval", TASKS)
     base = [rows[0], break_solution(rows[1]), rows[2], break_solution(rows[3])]
     sft = [rows[0], rows[1], wrong_on(problems["HumanEval/2"], planted), break_solution(rows[3])]
@@ -48,13 +48,21 @@ def run_dir(tmp_path_factory, problems, planted) -> Path:
              "jobs = 2", "", "[generation]", 'backend = "replay"',
              f"samples_from = {toml_value(str(root / '{variant}.jsonl'))}", "", "[training]", "limit = 4", "",
              "[[benchmarks]]", 'name = "humaneval"', f"limit = {TASKS}", "", "[plugins.sft]",
-             *[f"{k} = {toml_value(v)}" for k, v in TINY_SFT.items()], ""]
+             *[f"{k} = {toml_value(v)}" for k, v in TINY_SFT.items()], "", *EXTRA_CONFIG]
     config = root / "run.toml"
     config.write_text("\n".join(lines), encoding="utf-8")
     output = root / "run"
     result = run_cli("run", "--config", str(config), "--output", str(output))
     assert result.returncode == 0, result.stderr[-3000:]
     return output
+
+
+EXTRA_CONFIG: list[str] = []
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, problems, planted) -> Path:
+    return build_run(tmp_path_factory.mktemp("explorer-run"), problems, planted)
 
 
 def errors(console: list[str]) -> list[str]:
@@ -105,3 +113,107 @@ def test_explore_command(run_dir, tmp_path):
     assert (out / "explorer.html").is_file() and (out / "explorer" / "humaneval" / "chunk-0.js").is_file()
     proc = run_cli("explore", str(tmp_path / "missing"))
     assert proc.returncode == 2 and "does not exist" in proc.stderr
+
+
+# --- Inspect AI export --------------------------------------------------------------------------------------------
+READ_BACK = """
+import json, sys
+from inspect_ai.log import read_eval_log
+out = {}
+for path in sys.argv[1:]:
+    log = read_eval_log(path)
+    out[path] = {"task": log.eval.task, "model": log.eval.model, "status": log.status,
+                 "accuracy": log.results.scores[0].metrics["accuracy"].value,
+                 "samples": [{"id": s.id, "epoch": s.epoch, "input": s.input, "target": s.target,
+                              "output": s.output.completion, "score": s.scores["fgit_bench"].value,
+                              "explanation": s.scores["fgit_bench"].explanation, "metadata": s.metadata}
+                             for s in log.samples]}
+print(json.dumps(out))
+"""
+
+
+def inspect_python() -> str:
+    import os
+
+    from harness.app.inspect_export import ENV_PYTHON, REPO
+
+    chosen = Path(os.environ.get(ENV_PYTHON) or REPO / ".venv-inspect" / "bin" / "python")
+    if not chosen.is_file():
+        unavailable(f"inspect-ai is not installed ({chosen}): ./bootstrap.sh inspect")
+    return str(chosen)
+
+
+@pytest.fixture(scope="module")
+def inspect_logs(run_dir, tmp_path_factory) -> Path:
+    python = inspect_python()
+    out = tmp_path_factory.mktemp("inspect")
+    for fmt in ("eval", "json"):
+        proc = run_cli("export", "inspect", str(run_dir), "--output", str(out / fmt), "--format", fmt,
+                       env={"FGIT_BENCH_INSPECT_PYTHON": python})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    return out
+
+
+def test_inspect_export_reads_back(run_dir, inspect_logs, problems):
+    import json
+    import subprocess
+
+    for fmt in ("eval", "json"):
+        paths = sorted(str(p) for p in (inspect_logs / fmt).iterdir())
+        assert [Path(p).name for p in paths] == [f"base_humaneval.{fmt}", f"sft_humaneval.{fmt}"]
+        proc = subprocess.run([inspect_python(), "-c", READ_BACK, *paths], capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        logs = json.loads(proc.stdout)
+        for path, log in logs.items():
+            variant = Path(path).name.split("_")[0]
+            samples = {r["task_id"]: r for r in read_jsonl(run_dir / variant / "humaneval" / "samples.jsonl")}
+            results = {r["task_id"]: r for r in read_jsonl(run_dir / variant / "humaneval" / "eval" / "results.jsonl")}
+            assert (log["task"], log["model"], log["status"]) == ("humaneval", f"fgit-bench/{variant}", "success")
+            assert len(log["samples"]) == TASKS == len(samples)
+            for sample in log["samples"]:
+                task = sample["id"]
+                assert sample["input"] == samples[task]["prompt"] and sample["output"] == samples[task]["solution"]
+                assert sample["target"] == problems[task]["canonical_solution"]
+                assert sample["score"] == ("C" if results[task]["plus_pass"] else "I")
+                assert sample["metadata"]["sample_index"] == 0 and sample["epoch"] == 1
+            assert log["accuracy"] == sum(r["plus_pass"] for r in results.values()) / TASKS
+    sft = json.loads(subprocess.run([inspect_python(), "-c", READ_BACK, str(inspect_logs / "eval" / "sft_humaneval.eval")],
+                                    capture_output=True, text=True, timeout=300).stdout)
+    lost = next(s for s in next(iter(sft.values()))["samples"] if s["id"] == "HumanEval/2")
+    assert "'planted'" in lost["explanation"]  # the failing input's actual output, in the score's explanation
+
+
+def test_inspect_view_shows_the_samples(inspect_logs, tmp_path):
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inspect = Path(inspect_python()).with_name("inspect")
+    server = subprocess.Popen([str(inspect), "view", "--log-dir", str(inspect_logs / "eval"), "--host", "127.0.0.1",
+                               "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, env={**__import__("os").environ,
+                                                             "INSPECT_DISABLE_TELEMETRY": "1"})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/logs", timeout=2).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "inspect view did not start"
+                time.sleep(0.5)
+        tasks = ["HumanEval/0", "HumanEval/1", "HumanEval/2", "HumanEval/3"]
+        text = wait_for_text(f"http://127.0.0.1:{port}/#/logs/sft_humaneval.eval", tmp_path, ["4 rows", *tasks])
+        assert "fgit-bench/sft" in text  # the sample list (one row per sample) of the variant's log
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
