@@ -37,8 +37,9 @@ def planted(problems):
     return problems["HumanEval/2"]["base_input"][1]
 
 
-def build_run(root: Path, problems: dict, planted: list) -> Path:
-    """The run of this module (also exported to Inspect and MLflow by tests/test_tracking.py)."""
+def build_run(root: Path, problems: dict, planted: list, extra: list[str] | None = None,
+              env: dict | None = None) -> Path:
+    """The run of this module (`extra`: more config lines, e.g. [tracking])."""
     rows = canonical_samples("humaneval", TASKS)
     base = [rows[0], break_solution(rows[1]), rows[2], break_solution(rows[3])]
     sft = [rows[0], rows[1], wrong_on(problems["HumanEval/2"], planted), break_solution(rows[3])]
@@ -48,16 +49,13 @@ def build_run(root: Path, problems: dict, planted: list) -> Path:
              "jobs = 2", "", "[generation]", 'backend = "replay"',
              f"samples_from = {toml_value(str(root / '{variant}.jsonl'))}", "", "[training]", "limit = 4", "",
              "[[benchmarks]]", 'name = "humaneval"', f"limit = {TASKS}", "", "[plugins.sft]",
-             *[f"{k} = {toml_value(v)}" for k, v in TINY_SFT.items()], "", *EXTRA_CONFIG]
+             *[f"{k} = {toml_value(v)}" for k, v in {**TINY_SFT, "max_steps": 3}.items()], "", *(extra or [])]
     config = root / "run.toml"
     config.write_text("\n".join(lines), encoding="utf-8")
     output = root / "run"
-    result = run_cli("run", "--config", str(config), "--output", str(output))
+    result = run_cli("run", "--config", str(config), "--output", str(output), env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     return output
-
-
-EXTRA_CONFIG: list[str] = []
 
 
 @pytest.fixture(scope="module")
@@ -217,3 +215,87 @@ def test_inspect_view_shows_the_samples(inspect_logs, tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+# --- MLflow tracking ----------------------------------------------------------------------------------------------
+MLFLOW_READ = """
+import json, sys
+from mlflow.tracking import MlflowClient
+client = MlflowClient(sys.argv[1])
+experiment = client.get_experiment_by_name("fgit-bench")
+out = []
+for run in client.search_runs([experiment.experiment_id]):
+    rid = run.info.run_id
+    out.append({"name": run.info.run_name, "status": run.info.status, "params": run.data.params,
+                "metrics": run.data.metrics, "parent": run.data.tags.get("mlflow.parentRunId"), "id": rid,
+                "artifacts": sorted(a.path for a in client.list_artifacts(rid)),
+                "loss": [[m.step, m.value] for m in client.get_metric_history(rid, "train/loss")]})
+print(json.dumps(out))
+"""
+
+
+def mlflow_python() -> str:
+    import os
+
+    from harness.app.tracking import ENV_PYTHON, REPO
+
+    chosen = Path(os.environ.get(ENV_PYTHON) or REPO / ".venv-mlflow" / "bin" / "python")
+    if not chosen.is_file():
+        unavailable(f"mlflow is not installed ({chosen}): ./bootstrap.sh installs it")
+    return str(chosen)
+
+
+def test_mlflow_tracking(run_dir, tmp_path, problems, planted):
+    """The same run again with [tracking] (every stage up to date) logs it to a real local MLflow store (sqlite),
+    read back with MLflow's client: params, metrics equal to leaderboard.json's, artifacts, the loss curve."""
+    import json
+    import subprocess
+
+    python = mlflow_python()
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    build_run(run_dir.parent, problems, planted, extra=["[tracking]", f"mlflow = {toml_value(store)}"],
+              env={"FGIT_BENCH_MLFLOW_PYTHON": python})
+    proc = subprocess.run([python, "-c", MLFLOW_READ, store], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    runs = {r["name"]: r for r in json.loads(proc.stdout)}
+    assert set(runs) == {"run", "base", "sft"} and all(r["status"] == "FINISHED" for r in runs.values())
+    parent = runs["run"]
+    assert runs["sft"]["parent"] == runs["base"]["parent"] == parent["id"] and parent["parent"] is None
+    assert parent["artifacts"] == ["leaderboard.html", "leaderboard.json", "leaderboard.md", "manifest.json"]
+    stored = tmp_path / "mlflow.db-artifacts"  # beside the store, not in ./mlruns of the process's directory
+    assert {p.name for p in stored.rglob("leaderboard.*")} == {"leaderboard.html", "leaderboard.json", "leaderboard.md"}
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert parent["params"]["config_hash"] == manifest["config_hash"]
+    assert parent["params"]["model"] == manifest["config"]["model"]
+    board = json.loads((run_dir / "leaderboard.json").read_text())
+    expected = {}
+    for variant, columns in board["variants"].items():
+        for column, cell in columns.items():
+            name = column.replace("+", "_plus")
+            expected[f"pass_at_1/{variant}/{name}"] = cell["pass_at_1"]
+            expected[f"ci95_low/{variant}/{name}"], expected[f"ci95_high/{variant}/{name}"] = cell["ci95"]
+            assert runs[variant]["metrics"][f"pass_at_1/{name}"] == cell["pass_at_1"]
+    for row in board["paired"]:
+        for key in ("delta", "delta_low", "delta_high", "p_value", "p_holm"):
+            expected[f"{key}/{row['variant']}_vs_{row['reference']}/{row['metric'].replace('+', '_plus')}"] = row[key]
+    assert parent["metrics"] == expected
+    from harness.core.data import cache_root
+
+    train_log = cache_root() / "artifacts" / manifest["artifacts"]["sft"]["artifact"] / "train_log.jsonl"
+    log = [json.loads(line) for line in train_log.read_text().splitlines()]
+    curve = [[e["step"], e["loss"]] for e in log if "loss" in e]
+    assert len(curve) == 3 and runs["sft"]["loss"] == curve  # the training curve, step by step
+    assert runs["base"]["loss"] == []  # the base model was not trained
+
+
+
+def test_report_to_reaches_transformers_and_not_the_artifact_key(tmp_path):
+    """[training.shared] report_to goes to transformers' TrainingArguments as given (its own loggers); the artifact
+    key leaves it out (where curves are reported changes no weight)."""
+    from harness.core.config import to_dict
+    from plugins.training.artifact_cache import _keyed
+    from plugins.training.trainer import TrainingConfig, training_arguments
+
+    assert training_arguments(TrainingConfig(report_to=["mlflow"]), tmp_path).report_to == ["mlflow"]
+    assert training_arguments(TrainingConfig(), tmp_path).report_to == []  # "none"
+    assert _keyed(to_dict(TrainingConfig(report_to=["mlflow"]))) == _keyed(to_dict(TrainingConfig()))
