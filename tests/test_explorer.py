@@ -18,6 +18,7 @@ from tests.run_support import TINY_SFT, break_solution, canonical_samples, toml_
 from tests.sandbox_fixtures import unavailable
 
 TASKS = 4  # HumanEval/0..3: 0 both pass, 1 won by sft, 2 lost by sft (one planted input), 3 both fail
+# (base's HumanEval/3 exits the process: a gaming flag)
 
 
 def wrong_on(problem: dict, args: list) -> dict:
@@ -41,7 +42,8 @@ def build_run(root: Path, problems: dict, planted: list, extra: list[str] | None
               env: dict | None = None) -> Path:
     """The run of this module (`extra`: more config lines, e.g. [tracking])."""
     rows = canonical_samples("humaneval", TASKS)
-    base = [rows[0], break_solution(rows[1]), rows[2], break_solution(rows[3])]
+    exits = {**rows[3], "solution": "def below_zero(*args, **kwargs):\n    import os\n    os._exit(0)\n"}  # flagged: process_exit
+    base = [rows[0], break_solution(rows[1]), rows[2], exits]
     sft = [rows[0], rows[1], wrong_on(problems["HumanEval/2"], planted), break_solution(rows[3])]
     write_samples(root / "base.jsonl", base)
     write_samples(root / "sft.jsonl", sft)
@@ -98,6 +100,11 @@ def test_explorer_page(run_dir, tmp_path, problems, planted):
     exec(problems["HumanEval/2"]["prompt"] + problems["HumanEval/2"]["canonical_solution"], scope)  # noqa: S102
     assert [html.unescape(g) for g in failure.groups()] == [repr(planted), repr(scope["truncate_number"](*planted)),
                                                             repr("planted")]
+
+    dom, console = load(page, tmp_path, fragment="b=humaneval&a=sft&vs=base&fl=1&t=HumanEval/3", settle_ms=3000)
+    assert not errors(console), console
+    assert task_list(dom) == [("HumanEval/3", "both-fail")]  # flagged only: base's program exits the process
+    assert "gaming flags: process_exit" in dom
 
     png = screenshot(page, tmp_path, "explorer.png", size="1400,1400",
                      fragment="b=humaneval&a=sft&vs=base&t=HumanEval/2", settle_ms=3000)
