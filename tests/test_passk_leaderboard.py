@@ -85,6 +85,26 @@ def test_results_and_leaderboard(run_dir, tmp_path):
     assert all(f"pass@{k}" in dom for k in (1, 2, 4))
 
 
+
+def test_explorer_with_n_samples(run_dir, tmp_path):
+    """The task explorer (issue 30) with n = 4: a task is won or lost by its pass rate; a task shows every sample of
+    each variant with its verdict (the chips), and the shown sample's failing input."""
+    import re
+
+    dom, console = load(run_dir / "explorer.html", tmp_path, fragment="b=humaneval&a=sft&vs=base&t=HumanEval/5",
+                        settle_ms=3000)
+    assert not [c for c in console if "rror" in c], console
+    found = dict(re.findall(r'<li data-task="([^"]+)" data-category="([^"]+)"', dom))
+    rates = {f"HumanEval/{i}": (CORRECT["sft"][i], CORRECT["base"][i]) for i in range(TASKS)}  # by hand
+    assert found == {t: "won" if a > b else "lost" if a < b else "both-pass" if a == N else "both-fail" if a == 0
+                     else "tie" for t, (a, b) in rates.items()}
+    chips = re.findall(r'<span class="(ok|bad)(?: sel)?" title="[^"]*">(\d)</span>', dom)
+    assert len(chips) == 2 * N  # sft: 2 of 4 right on HumanEval/5, base: 4 of 4
+    assert sorted(kind for kind, _ in chips) == sorted(["ok"] * (CORRECT["sft"][5] + CORRECT["base"][5])
+                                                        + ["bad"] * (2 * N - CORRECT["sft"][5] - CORRECT["base"][5]))
+    assert "2 of 4 samples pass" in dom and "4 of 4 samples pass" in dom
+
+
 def _gate(baseline: Path, current: Path, *extra: str):
     return run_cli("gate", "--baseline", str(baseline), "--current", str(current), *extra)
 

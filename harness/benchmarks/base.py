@@ -55,6 +55,8 @@ class Verdict:
     base_fail_tests: list = field(default_factory=list)
     plus_fail_tests: list = field(default_factory=list)
     detail: str = ""
+    # the first failing input as the judge saw it (harness/benchmarks/failure.py): input, expected, actual, capped
+    failure: dict | None = None
 
 
 class Benchmark(ABC):

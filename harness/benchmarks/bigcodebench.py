@@ -45,6 +45,7 @@ from harness.benchmarks.bigcodebench_gate import (
     GroundTruthRun,
     measured_durations,
 )
+from harness.benchmarks.failure import unittest_failure
 from harness.core import passk
 from harness.core.data import find_release_file
 from harness.core.errors import InfraError
@@ -218,7 +219,8 @@ class BigCodeBench(Benchmark):
             return Verdict(status, None, detail=result.error)
         status = result.value["status"]
         failed = [{"test": name, "trace": trace} for name, trace in result.value["details"].items()]
-        return Verdict(status, None, base_fail_tests=failed, detail=status)
+        return Verdict(status, None, base_fail_tests=failed, detail=status,
+                       failure=unittest_failure(failed) if status != "pass" else None)
 
     # --- ground-truth gate ------------------------------------------------------------------------------------
     def gate_plan(self, dataset: Dataset, task_ids: list[str], sandbox: Sandbox, cache_dir: Path) -> GatePlan:

@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.benchmarks.base import BENCHMARKS, Benchmark, CheckJob, Dataset, Verdict
 from harness.benchmarks.evalplus_judge import count_passed, decode_outputs, judge_stage
+from harness.benchmarks.failure import first_failure
 from harness.core import cache_entry
 from harness.core.data import find_release_file
 from harness.core.errors import InfraError
@@ -231,12 +232,16 @@ class EvalPlusBenchmark(Benchmark):
         (base_status, base_details, base_why), (plus_status, plus_details, plus_why) = judged["base"], judged["plus"]
         detail = base_status if base_status != "pass" else plus_status
         why = base_why if base_status != "pass" else plus_why
+        split = "base" if base_status != "pass" else "plus"
+        failure = first_failure(split, judged[split][1], inputs[split], expected[split], result.value[split],
+                                judged[split][2]) if detail != "pass" else None
         return Verdict(
             base_status=base_status,
             plus_status=plus_status,
             base_fail_tests=self._failed_tests(task_id, base_status, base_details, problem["base_input"]),
             plus_fail_tests=self._failed_tests(task_id, plus_status, plus_details, problem["plus_input"]),
             detail=f"{detail}: {why}" if why and detail != "pass" else detail,
+            failure=failure,
         )
 
     def tests_passed(self, dataset: Dataset, task_id: str, result: JobResult) -> int:

@@ -134,7 +134,7 @@ class QuixBugs(EvalPlusBenchmark):
     def verdict(self, dataset: Dataset, task_id: str, result: JobResult) -> Verdict:
         full = super().verdict(dataset, task_id, result)
         return Verdict(full.base_status, None, base_fail_tests=full.base_fail_tests, detail=full.base_status
-                       if full.base_status != "pass" else "")
+                       if full.base_status != "pass" else "", failure=full.failure)
 
     def answer_judge(self, problem: dict):
         """Observations judged outside, every comparison on decoded data (quixbugs_judge)."""

@@ -46,12 +46,19 @@ def examples_digest(examples: list[TrainingExample]) -> str:
                         for e in examples])  # a task's tests train GRPO: a changed test is a different input
 
 
+UNKEYED = ("report_to",)  # config fields that change no weight: where the training curves are reported
+
+
+def _keyed(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k not in UNKEYED}
+
+
 def artifact_key(plugin: str, model: ModelSpec, examples: list[TrainingExample], config: Any,
                  resolved: dict | None = None) -> str:
     """`resolved`: what the plugin's `resolve`/`prepare` found (models used and their hashes, the variant set);
     left out when empty, so plugins without any keep their keys."""
     fields = {"model": model.content_hash(), "data": examples_digest(examples), "plugin": plugin,
-              "config": to_dict(config) if config is not None else None, "format": ARTIFACT_FORMAT}
+              "config": _keyed(to_dict(config)) if config is not None else None, "format": ARTIFACT_FORMAT}
     if resolved:
         fields["resolved"] = resolved
     return json_digest(fields)

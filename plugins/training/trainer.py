@@ -83,6 +83,9 @@ class TrainingConfig:
     logging_steps: int = field(default=1, metadata={"help": "optimizer steps between train_log.jsonl lines"})
     save_steps: int = field(default=0, metadata={
         "help": "> 0: checkpoint every N steps, so a killed run resumes from there"})
+    report_to: list[str] = field(default_factory=list, metadata={
+        "help": "transformers' own loggers of the training curves (mlflow, wandb, trackio, tensorboard, ...); "
+                "not part of the artifact key (they change no weight)"})
 
     def __post_init__(self):
         if self.lr_scheduler not in SCHEDULES:
@@ -344,7 +347,7 @@ def training_arguments(config: TrainingConfig, output_dir: Path, args_class=None
         lr_scheduler_type=schedule, warmup_steps=config.warmup, weight_decay=config.weight_decay,
         max_grad_norm=config.max_grad_norm, seed=config.seed, data_seed=config.seed, bf16=bf16, use_cpu=not cuda,
         logging_steps=config.logging_steps, save_strategy="steps" if config.save_steps else "no",
-        save_steps=config.save_steps or 500, save_total_limit=1, report_to="none", remove_unused_columns=False,
+        save_steps=config.save_steps or 500, save_total_limit=1, report_to=list(config.report_to) or "none", remove_unused_columns=False,
         activation_checkpointing=config.gradient_checkpointing, dataloader_num_workers=0,
         disable_tqdm=os.environ.get("FGIT_BENCH_PROGRESS", "1") == "0",
     )

@@ -11,6 +11,7 @@ variant computes only that variant.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -77,8 +78,17 @@ def run(args) -> int:
     run_dir = Path(args.output or Path("runs") / name)
     # planned before the lock: unknown variants, bad sweeps and chains are exit 2 with nothing written
     comparison = ComparisonRun(config, run_dir, shard=shard, profile=profile, sweeps=sweeps)
+    if config.tracking.mlflow and "MLFLOW_TRACKING_URI" not in os.environ:
+        # transformers' own MLflow callback ([training.shared] report_to = ["mlflow"]) logs where the run does
+        os.environ["MLFLOW_TRACKING_URI"] = config.tracking.mlflow
     with outdir.locked(run_dir):  # a second `run` into this directory gets exit 2 "RUN_DIR is in use by pid N"
-        return _run(comparison, run_dir, shard, args.overwrite)
+        code = _run(comparison, run_dir, shard, args.overwrite)
+    if config.tracking.mlflow and not shard:
+        from harness.app.tracking import log_run
+
+        print(f"fgit-bench run: logged to MLflow {config.tracking.mlflow} (run {log_run(run_dir, config.tracking)})",
+              file=sys.stderr)
+    return code
 
 
 def _run(comparison, run_dir: Path, shard, overwrite: bool) -> int:

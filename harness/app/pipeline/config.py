@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from harness.app.tracking import TrackingSettings
 from harness.core.config import from_dict, read_toml
 from harness.core.errors import BadInput
 
@@ -84,6 +85,8 @@ class RunConfig:
     sweep: list[dict[str, Any]] = field(default_factory=list)
     seeds: list[int] | None = None
     models: list[str] | None = None
+    # [tracking]: experiment tracking of the finished run (harness/app/tracking.py); never part of the config hash
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
 
 
 GRID_FIELDS = ("variant", "sweep", "seeds", "models")
@@ -100,6 +103,7 @@ def config_record(config: RunConfig) -> dict:
     for name in GRID_FIELDS:
         if getattr(config, name) == getattr(defaults, name):
             record.pop(name, None)
+    record.pop("tracking", None)  # where a run is reported changes none of its results
     record["generation"] = generation_key(config.generation)  # greedy: the fields it had before sampling
     return record
 
