@@ -1,0 +1,143 @@
+"""`--executor ray` against a real Ray cluster on this machine (tests/ray_support.py: a head and two worker nodes,
+1 CPU each): HumanEval+ canonical solutions, the forgery programs and the hostile programs get the same per-sample
+verdicts as with the local pool; a worker node removed in the middle of an evaluation changes nothing, counts
+nothing twice and is named in the log. One cluster serves the module (it starts in ~10 s)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from harness.core.errors import InfraError
+from harness.evaluation import EvaluateConfig, evaluate
+from tests.forgery_programs import EVALPLUS
+from tests.hostile_programs import PROGRAMS, render
+from tests.ray_support import ray_cluster  # noqa: F401  (fixture)
+from tests.sandbox_fixtures import humaneval_problems  # noqa: F401  (fixture)
+
+CANONICAL = [f"HumanEval/{i}" for i in range(0, 164, 6)]  # 28 tasks
+
+
+def rows_of(out: Path) -> dict:
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    return {(r["task_id"], r.get("sample_index", 0)): r for r in rows}
+
+
+def statuses(rows: dict) -> dict:
+    return {key: (r["base_status"], r["plus_status"]) for key, r in rows.items()}
+
+
+def hostile_context(tmp: Path) -> dict:
+    token = uuid.uuid4().hex
+    return {"token": token, "home": str(tmp / "home"), "port": 9, "addresses": ["127.0.0.1"],
+            "write_targets": [str(tmp / f"marker-{token}")], "secret_paths": [str(tmp / "secret")],
+            "disk_limit": 256 << 20, "daemon_marker": str(tmp / f"daemon-{token}"), "canaries": []}
+
+
+def write_samples(path: Path, rows: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def evaluate_both(tmp: Path, samples: Path, tasks: list[str], address: str, monkeypatch) -> tuple[Path, Path]:
+    monkeypatch.setenv("FGIT_BENCH_CACHE", str(tmp / "cache"))
+    local, remote = tmp / "local", tmp / "ray"
+    start = time.monotonic()
+    evaluate(EvaluateConfig(benchmark="humaneval", samples=str(samples), output=str(local), jobs=3,
+                            tasks=tasks), quiet=True)
+    # the verdicts again, not from the cache (the ground truth is shared: the same machine key)
+    evaluate(EvaluateConfig(benchmark="humaneval", samples=str(samples), output=str(remote), tasks=tasks,
+                            executor="ray", ray_address=address, overwrite=True), quiet=True)
+    print(f"\nlocal + ray evaluations: {time.monotonic() - start:.1f}s")
+    return local, remote
+
+
+def test_canonical_forgery_and_hostile_verdicts_equal_local(ray_cluster, humaneval_problems, tmp_path,  # noqa: F811
+                                                           monkeypatch):
+    problems = humaneval_problems
+    rows = [{"task_id": t, "solution": problems[t]["prompt"] + problems[t]["canonical_solution"]} for t in CANONICAL]
+    rows += [{"task_id": f.task_id, "solution": f.code} for f in EVALPLUS if f.benchmark == "humaneval"]
+    context = hostile_context(tmp_path)
+    rows += [{"task_id": p.task_id, "solution": render(p, problems[p.task_id], context)} for p in PROGRAMS]
+    samples = tmp_path / "samples.jsonl"
+    write_samples(samples, rows)
+    tasks = sorted({r["task_id"] for r in rows})
+    local, remote = evaluate_both(tmp_path, samples, tasks, ray_cluster.address, monkeypatch)
+    here, there = rows_of(local), rows_of(remote)
+    assert statuses(there) == statuses(here)
+    # the controls: canonical solutions pass, no forgery or hostile program does
+    for task in CANONICAL:
+        assert here[(task, 0)]["plus_status"] == "pass", task
+    assert sum(r["plus_pass"] for r in there.values()) == len(CANONICAL)
+    # every verdict was produced now, on a node of the cluster, in a sandbox backend there
+    nodes = {r["executed_on"]["node"] for r in there.values()}
+    assert all("executed_on" in r for r in there.values())
+    assert len(nodes) == 3
+    assert {r["executed_on"]["backend"] for r in there.values()} == {r["sandbox"] for r in here.values()}
+    manifest = json.loads((remote / "eval_results.json").read_text())["provenance"]["sandbox"]
+    assert manifest["executor"] == "ray"
+    listed = {n["node_id"] for n in manifest["nodes"] if n["jobs"]}
+    assert nodes <= listed
+
+
+def test_worker_node_removed_mid_evaluation(ray_cluster, humaneval_problems, tmp_path, monkeypatch,  # noqa: F811
+                                            capfd):
+    problems = humaneval_problems
+    tasks = list(problems)[:30]
+    rows = [{"task_id": t, "solution": problems[t]["prompt"] + problems[t]["canonical_solution"]} for t in tasks]
+    rows += [{"task_id": t, "solution": problems[t]["prompt"] + "    return None\n"} for t in tasks]
+    samples = tmp_path / "samples.jsonl"
+    write_samples(samples, rows)
+    monkeypatch.setenv("FGIT_BENCH_CACHE", str(tmp_path / "cache"))
+    local = tmp_path / "local"
+    evaluate(EvaluateConfig(benchmark="humaneval", samples=str(samples), output=str(local), jobs=3,
+                            tasks=tasks), quiet=True)
+    victim = ray_cluster.workers[-1]
+    victim_id = victim.node_id
+    verdicts = tmp_path / "cache" / "verdicts"
+    started = time.time()
+    removed = threading.Event()
+
+    def written_now() -> int:
+        return sum(1 for p in verdicts.rglob("*.json") if p.stat().st_mtime >= started)
+
+    def remove_when_running() -> None:  # once the run has written a few verdicts of its own
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and written_now() < 8:
+            time.sleep(0.05)
+        ray_cluster.remove_worker(victim)
+        removed.set()
+
+    remover = threading.Thread(target=remove_when_running, daemon=True)
+    remover.start()
+    remote = tmp_path / "ray"
+    try:
+        evaluate(EvaluateConfig(benchmark="humaneval", samples=str(samples), output=str(remote), tasks=tasks,
+                                executor="ray", ray_address=ray_cluster.address, overwrite=True), quiet=True)
+    finally:
+        remover.join(timeout=130)
+        if not removed.is_set() or len(ray_cluster.workers) < 2:
+            ray_cluster.add_worker()  # the next test gets three nodes again
+    assert removed.is_set()
+    here, there = rows_of(local), rows_of(remote)
+    assert statuses(there) == statuses(here)
+    assert len(there) == len(rows)  # every sample once
+    manifest = json.loads((remote / "eval_results.json").read_text())["provenance"]["sandbox"]
+    assert victim_id in manifest["lost_nodes"]
+    err = capfd.readouterr().err
+    assert f"{victim_id[:12]} lost" in err
+
+
+def test_bad_address_is_an_infrastructure_error(tmp_path, monkeypatch):
+    from sandboxes.ray_pool import connect
+
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    with pytest.raises(InfraError, match="ray: cannot join"):
+        connect("127.0.0.1:1")
