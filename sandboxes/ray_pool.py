@@ -95,6 +95,15 @@ def connect(address: str | None) -> bool:
         return False
     for key, value in LOOPBACK_ENV.items():
         os.environ.setdefault(key, value)
+    target = address or os.environ.get("RAY_ADDRESS")
+    if target and target != "auto" and "://" not in target:  # host:port: fail fast (ray.init retries for minutes)
+        import socket
+
+        host, _, port = target.rpartition(":")
+        try:
+            socket.create_connection((host or "127.0.0.1", int(port)), timeout=10).close()
+        except (OSError, ValueError) as exc:
+            raise InfraError(f"ray: cannot join the cluster at {target}: {exc}") from None
     try:
         ray.init(address=address or os.environ.get("RAY_ADDRESS") or None, include_dashboard=False,
                  log_to_driver=False, configure_logging=False)

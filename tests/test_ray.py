@@ -141,3 +141,35 @@ def test_bad_address_is_an_infrastructure_error(tmp_path, monkeypatch):
         ray.shutdown()
     with pytest.raises(InfraError, match="ray: cannot join"):
         connect("127.0.0.1:1")
+
+
+def test_grpo_rewards_through_ray_equal_local(ray_cluster, tmp_path):  # noqa: F811
+    from harness.generation.prompts import make_template
+    from harness.synth.build import SynthConfig, synthesize
+    from harness.synth.store import read_tasks
+    from plugins.methods.grpo_reward import SandboxReward
+    from sandboxes import make_sandbox
+
+    with make_sandbox("auto", jobs=2, announce=False) as box:
+        synthesize(SynthConfig(seed=5, composites=4, held_out_composites=2), tmp_path / "synth", box)
+    tasks = {r["task_id"]: r["task"] for r in read_tasks(tmp_path / "synth", "train.jsonl")}
+    completions, ids = [], []
+    for task_id, task in tasks.items():  # what a batch of rollouts looks like: right, wrong, partly right
+        first = task["prompt"].split("(", 1)[1].split(")", 1)[0].split(",")[0].split(":")[0].strip()
+        for body in (task["canonical_solution"], "    return None\n", f"    return {first}\n"):
+            completions.append("```python\n" + task["prompt"] + body + "```")
+            ids.append(task_id)
+    template = make_template("chat", {"dataset": "composite"}, None)
+    rewards = {}
+    for executor in ("local", "ray"):
+        reward = SandboxReward(tasks, template, jobs=3, cache_dir=tmp_path / f"cache-{executor}",
+                               executor=executor, ray_address=ray_cluster.address)
+        try:
+            rewards[executor] = reward(completions=completions, task_id=ids)
+            described = reward.describe()
+        finally:
+            reward.close()
+    assert rewards["ray"] == rewards["local"]
+    assert rewards["local"].count(1.0) >= len(tasks)  # the references earn the full reward (the test can fail)
+    assert min(rewards["local"]) < 1.0
+    assert described["executor"] == "ray" and sum(n["jobs"] for n in described["nodes"]) > 0
