@@ -133,9 +133,9 @@ def test_worker_node_removed_mid_evaluation(ray_cluster, humaneval_problems, tmp
 
 
 def test_bad_address_is_an_infrastructure_error(tmp_path, monkeypatch):
-    from sandboxes.ray_pool import connect
-
     import ray
+
+    from sandboxes.ray_pool import connect
 
     if ray.is_initialized():
         ray.shutdown()
@@ -173,3 +173,37 @@ def test_grpo_rewards_through_ray_equal_local(ray_cluster, tmp_path):  # noqa: F
     assert rewards["local"].count(1.0) >= len(tasks)  # the references earn the full reward (the test can fail)
     assert min(rewards["local"]) < 1.0
     assert described["executor"] == "ray" and sum(n["jobs"] for n in described["nodes"]) > 0
+
+
+def test_two_unit_grid_on_ray_gives_the_local_leaderboard(ray_cluster, tmp_path):  # noqa: F811
+    from tests.conftest import run_cli
+    from tests.generation_support import tiny_model_dir
+    from tests.run_support import (
+        TINY_SFT,
+        break_solution,
+        canonical_samples,
+        leaderboard_numbers,
+        run_config,
+        write_samples,
+    )
+
+    rows = canonical_samples("humaneval", 4)
+    write_samples(tmp_path / "replay" / "base-humaneval.jsonl", rows)
+    write_samples(tmp_path / "replay" / "sft-humaneval.jsonl", [break_solution(rows[1]), *rows[:1], *rows[2:]])
+    config = run_config(tmp_path / "grid.toml", model=str(tiny_model_dir()), variants=["base", "sft"],
+                        replay=str(tmp_path / "replay" / "{plugin}-{benchmark}.jsonl"), benchmarks={"humaneval": 4},
+                        plugins={"sft": TINY_SFT}, training_limit=4)
+    env = {"OMP_NUM_THREADS": "1", "FGIT_BENCH_PROGRESS": "0", "FGIT_BENCH_CACHE": str(tmp_path / "cache")}
+    local = run_cli("run", "--config", str(config), "--output", str(tmp_path / "local"), env=env)
+    assert local.returncode == 0, local.stderr[-3000:]
+    # a cache of its own: every stage runs again, on the cluster
+    remote = run_cli("run", "--config", str(config), "--output", str(tmp_path / "ray"), "--executor", "ray",
+                     "--ray-address", ray_cluster.address, env={**env, "FGIT_BENCH_CACHE": str(tmp_path / "c2")})
+    assert remote.returncode == 0, remote.stderr[-3000:]
+    assert "executor ray: 3 node(s)" in remote.stderr
+    assert leaderboard_numbers(tmp_path / "ray") == leaderboard_numbers(tmp_path / "local")
+    manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    local_manifest = json.loads((tmp_path / "local" / "manifest.json").read_text())
+    assert manifest["config_hash"] == local_manifest["config_hash"]
+    for stage in ("sft/train.stage.json", "sft/humaneval/generate.stage.json"):  # ran as Ray tasks
+        assert json.loads((tmp_path / "ray" / stage).read_text())["info"]["executed_on"]["executor"] == "ray", stage
