@@ -230,8 +230,11 @@ class RayPool:
                 yield job[0], result
         finally:
             feed.cancel()
-            for ref in inflight:
-                ray.cancel(ref, force=False)
+            for ref in inflight:  # the caller stopped early: what is queued on the nodes is not run
+                try:
+                    ray.cancel(ref, force=False)
+                except Exception:  # noqa: BLE001  (already finished, or its node is gone)
+                    pass
         if lost:
             raise LostJobs(f"ray: {len(lost)} job(s) could not be run on any node", lost)
 

@@ -1,7 +1,8 @@
 """`--executor ray` against a real Ray cluster on this machine (tests/ray_support.py: a head and two worker nodes,
-1 CPU each): HumanEval+ canonical solutions, the forgery programs and the hostile programs get the same per-sample
-verdicts as with the local pool; a worker node removed in the middle of an evaluation changes nothing, counts
-nothing twice and is named in the log. One cluster serves the module (it starts in ~10 s)."""
+1 CPU each): HumanEval+ canonical solutions, the forgery programs and (slow) the hostile programs get the same
+per-sample verdicts as with the local pool; a worker node removed in the middle of an evaluation changes nothing,
+counts nothing twice and is named in the log; GRPO rewards through Ray equal the local ones; a 2-unit grid run on
+Ray gives the local leaderboard. One cluster serves the module (it starts in ~12 s)."""
 
 from __future__ import annotations
 
@@ -56,38 +57,49 @@ def evaluate_both(tmp: Path, samples: Path, tasks: list[str], address: str, monk
     return local, remote
 
 
-def test_canonical_forgery_and_hostile_verdicts_equal_local(ray_cluster, humaneval_problems, tmp_path,  # noqa: F811
-                                                           monkeypatch):
-    problems = humaneval_problems
-    rows = [{"task_id": t, "solution": problems[t]["prompt"] + problems[t]["canonical_solution"]} for t in CANONICAL]
-    rows += [{"task_id": f.task_id, "solution": f.code} for f in EVALPLUS if f.benchmark == "humaneval"]
-    context = hostile_context(tmp_path)
-    rows += [{"task_id": p.task_id, "solution": render(p, problems[p.task_id], context)} for p in PROGRAMS]
+def check_equal_to_local(rows: list[dict], tmp_path: Path, address: str, monkeypatch) -> dict:
     samples = tmp_path / "samples.jsonl"
     write_samples(samples, rows)
     tasks = sorted({r["task_id"] for r in rows})
-    local, remote = evaluate_both(tmp_path, samples, tasks, ray_cluster.address, monkeypatch)
+    local, remote = evaluate_both(tmp_path, samples, tasks, address, monkeypatch)
     here, there = rows_of(local), rows_of(remote)
     assert statuses(there) == statuses(here)
-    # the controls: canonical solutions pass, no forgery or hostile program does
-    for task in CANONICAL:
-        assert here[(task, 0)]["plus_status"] == "pass", task
-    assert sum(r["plus_pass"] for r in there.values()) == len(CANONICAL)
     # every verdict was produced now, on a node of the cluster, in a sandbox backend there
-    nodes = {r["executed_on"]["node"] for r in there.values()}
     assert all("executed_on" in r for r in there.values())
-    assert len(nodes) == 3
+    nodes = {r["executed_on"]["node"] for r in there.values()}
     assert {r["executed_on"]["backend"] for r in there.values()} == {r["sandbox"] for r in here.values()}
     manifest = json.loads((remote / "eval_results.json").read_text())["provenance"]["sandbox"]
     assert manifest["executor"] == "ray"
-    listed = {n["node_id"] for n in manifest["nodes"] if n["jobs"]}
-    assert nodes <= listed
+    assert nodes <= {n["node_id"] for n in manifest["nodes"] if n["jobs"]}
+    return {"local": here, "ray": there, "nodes": nodes}
+
+
+def test_canonical_and_forgery_verdicts_equal_local(ray_cluster, humaneval_problems, tmp_path,  # noqa: F811
+                                                    monkeypatch):
+    problems = humaneval_problems
+    rows = [{"task_id": t, "solution": problems[t]["prompt"] + problems[t]["canonical_solution"]} for t in CANONICAL]
+    rows += [{"task_id": f.task_id, "solution": f.code} for f in EVALPLUS if f.benchmark == "humaneval"]
+    seen = check_equal_to_local(rows, tmp_path, ray_cluster.address, monkeypatch)
+    # the controls: canonical solutions pass, no forgery does
+    for task in CANONICAL:
+        assert seen["local"][(task, 0)]["plus_status"] == "pass", task
+    assert sum(r["plus_pass"] for r in seen["ray"].values()) == len(CANONICAL)
+    assert len(seen["nodes"]) == 3  # the head and both workers ran jobs
+
+
+@pytest.mark.slow
+def test_hostile_verdicts_equal_local(ray_cluster, humaneval_problems, tmp_path, monkeypatch):  # noqa: F811
+    problems = humaneval_problems
+    context = hostile_context(tmp_path)
+    rows = [{"task_id": p.task_id, "solution": render(p, problems[p.task_id], context)} for p in PROGRAMS]
+    seen = check_equal_to_local(rows, tmp_path, ray_cluster.address, monkeypatch)
+    assert not any(r["plus_pass"] for r in seen["ray"].values())  # no hostile program got through
 
 
 def test_worker_node_removed_mid_evaluation(ray_cluster, humaneval_problems, tmp_path, monkeypatch,  # noqa: F811
                                             capfd):
     problems = humaneval_problems
-    tasks = list(problems)[:30]
+    tasks = list(problems)[:20]
     rows = [{"task_id": t, "solution": problems[t]["prompt"] + problems[t]["canonical_solution"]} for t in tasks]
     rows += [{"task_id": t, "solution": problems[t]["prompt"] + "    return None\n"} for t in tasks]
     samples = tmp_path / "samples.jsonl"
@@ -151,7 +163,7 @@ def test_grpo_rewards_through_ray_equal_local(ray_cluster, tmp_path):  # noqa: F
     from sandboxes import make_sandbox
 
     with make_sandbox("auto", jobs=2, announce=False) as box:
-        synthesize(SynthConfig(seed=5, composites=4, held_out_composites=2), tmp_path / "synth", box)
+        synthesize(SynthConfig(seed=5, composites=3, held_out_composites=1), tmp_path / "synth", box)
     tasks = {r["task_id"]: r["task"] for r in read_tasks(tmp_path / "synth", "train.jsonl")}
     completions, ids = [], []
     for task_id, task in tasks.items():  # what a batch of rollouts looks like: right, wrong, partly right
