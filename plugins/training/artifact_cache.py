@@ -46,12 +46,18 @@ def examples_digest(examples: list[TrainingExample]) -> str:
                         for e in examples])  # a task's tests train GRPO: a changed test is a different input
 
 
+WHERE_FIELDS = ("executor", "ray_address")  # plugin config fields left out of the artifact key
+
+
 def artifact_key(plugin: str, model: ModelSpec, examples: list[TrainingExample], config: Any,
                  resolved: dict | None = None) -> str:
     """`resolved`: what the plugin's `resolve`/`prepare` found (models used and their hashes, the variant set);
     left out when empty, so plugins without any keep their keys."""
+    settings = to_dict(config) if config is not None else None
+    if isinstance(settings, dict):  # where the checks run (grpo's reward executor), not what is trained
+        settings = {k: v for k, v in settings.items() if k not in WHERE_FIELDS}
     fields = {"model": model.content_hash(), "data": examples_digest(examples), "plugin": plugin,
-              "config": to_dict(config) if config is not None else None, "format": ARTIFACT_FORMAT}
+              "config": settings, "format": ARTIFACT_FORMAT}
     if resolved:
         fields["resolved"] = resolved
     return json_digest(fields)
