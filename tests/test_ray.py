@@ -219,3 +219,35 @@ def test_two_unit_grid_on_ray_gives_the_local_leaderboard(ray_cluster, tmp_path)
     assert manifest["config_hash"] == local_manifest["config_hash"]
     for stage in ("sft/train.stage.json", "sft/humaneval/generate.stage.json"):  # ran as Ray tasks
         assert json.loads((tmp_path / "ray" / stage).read_text())["info"]["executed_on"]["executor"] == "ray", stage
+
+
+def _explode():
+    raise RuntimeError("payload broke in transit")
+
+
+class Unloadable:
+    """A payload that arrives broken on the node (unpickling it raises there): an infrastructure failure."""
+
+    def __reduce__(self):
+        return (_explode, ())
+
+
+def test_infrastructure_errors_are_retried_then_reported_never_a_result(ray_cluster, capfd):  # noqa: F811
+    from sandboxes.pool import JobFeed
+    from sandboxes.ray_pool import RETRIES, LostJobs, RaySandbox
+
+    box = RaySandbox("auto", address=ray_cluster.address, announce=False)
+    got = {}
+    try:
+        feed = JobFeed()
+        feed.put("good", "ping", 41, 60.0)
+        feed.put("broken", "ping", Unloadable(), 60.0)
+        feed.close()
+        with pytest.raises(LostJobs) as caught:
+            for key, result in box.run_feed(feed):
+                got[key] = result
+    finally:
+        box.close()
+    assert set(got) == {"good"} and got["good"].error is None and got["good"].value == 41
+    assert caught.value.keys == ["broken"]
+    assert f"job 'broken' failed {RETRIES} times" in capfd.readouterr().err
