@@ -93,7 +93,7 @@ def run_checks(sandbox: Sandbox, benchmark: Benchmark, dataset: Dataset, oracle,
                            benchmark.screened(dataset, check.task_id, result, len(check.programs)))
                 for program, one in zip(check.programs, settled, strict=True):
                     if one is not None:
-                        yield check.task_id, program, one, False
+                        yield check.task_id, program, _where(one, result), False
                 rest = [p for p, one in zip(check.programs, settled, strict=True) if one is None]
                 for again in plan_checks(benchmark, dataset, oracle, {check.task_id: rest} if rest else {},
                                          screen=False):
@@ -109,7 +109,7 @@ def run_checks(sandbox: Sandbox, benchmark: Benchmark, dataset: Dataset, oracle,
             else:
                 for program, one in zip(check.programs, benchmark.split_group_result(result, len(check.programs)),
                                         strict=True):
-                    yield check.task_id, program, one, False
+                    yield check.task_id, program, _where(one, result), False
         else:
             plan.record(key, result)
             gates_left -= 1
@@ -130,6 +130,13 @@ def run_checks(sandbox: Sandbox, benchmark: Benchmark, dataset: Dataset, oracle,
                         submit(len(checks) - 1, result.seconds)
         if not gates_left and not pending:
             feed.close()
+
+
+def _where(one, result):
+    """A program's share of a grouped or screen job's result keeps the job's provenance (the node that ran it)."""
+    if getattr(one, "where", None) is None and getattr(result, "where", None) is not None:
+        one.where = result.where
+    return one
 
 
 def same_job(check: CheckJob, gate: CheckJob) -> bool:

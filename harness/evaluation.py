@@ -21,7 +21,7 @@ from harness.checks import GATE_PRIORITY, plan_checks, run_checks
 from harness.core import cache_entry, outdir, provenance
 from harness.core.atomic import json_bytes, jsonl_bytes
 from harness.core.data import cache_root, data_dir
-from harness.core.errors import BadInput
+from harness.core.errors import BadInput, InfraError
 from harness.core.hashing import file_digest, json_digest
 from harness.diversity import pairwise_similarity, program_id
 from harness.flags import gaming_flags
@@ -43,6 +43,8 @@ class EvaluateConfig:
     data_dir: str | None = None
     subset: str | None = None  # benchmark options (bigcodebench: full | hard)
     split: str | None = None  # (bigcodebench: complete | instruct)
+    executor: str = "local"  # local (this machine's warm pool) | ray (each node's pool: sandboxes/ray_pool.py)
+    ray_address: str | None = None  # the Ray cluster (None: $RAY_ADDRESS, else a Ray instance of our own)
 
     def benchmark_options(self) -> dict[str, str]:
         return {k: v for k, v in (("subset", self.subset), ("split", self.split)) if v is not None}
@@ -76,6 +78,20 @@ def check_settings(cfg: EvaluateConfig) -> None:
     settings.sandbox("--sandbox", cfg.sandbox)
     settings.task_list("--tasks", cfg.tasks, flag=True)
     settings.at_least("--limit", cfg.limit)
+    settings.one_of("--executor", cfg.executor, EXECUTOR_NAMES)
+
+
+EXECUTOR_NAMES = ("local", "ray")
+
+
+def make_check_sandbox(executor: str, backend: str, jobs: int, environment: str, limits, announce: bool = True,
+                       ray_address: str | None = None) -> Sandbox:
+    """Where checks run: this machine's warm pool (`local`) or every node of a Ray cluster (`ray`)."""
+    if executor == "ray":
+        from sandboxes.ray_pool import RaySandbox
+
+        return RaySandbox(backend, environment=environment, limits=limits, address=ray_address, announce=announce)
+    return make_sandbox(backend, jobs=jobs, environment=environment, limits=limits, announce=announce)
 
 
 def select_tasks(dataset: Dataset, samples: dict, tasks: list[str] | None, limit: int | None) -> list[str]:
@@ -140,8 +156,9 @@ def evaluate(cfg: EvaluateConfig, sandbox: Sandbox | None = None, quiet: bool = 
 
     with outdir.locked(output):  # a second writer of this directory gets exit 2, naming our pid
         own_sandbox = sandbox is None
-        sandbox = sandbox or make_sandbox(cfg.sandbox, jobs=cfg.jobs, environment=benchmark.environment,
-                                          limits=benchmark.sandbox_limits(), announce=not quiet)
+        sandbox = sandbox or make_check_sandbox(cfg.executor, cfg.sandbox, cfg.jobs, benchmark.environment,
+                                                benchmark.sandbox_limits(), announce=not quiet,
+                                                ray_address=cfg.ray_address)
         try:
             summary = _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet)
         finally:
@@ -177,6 +194,7 @@ def _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet
     # The ground-truth gate (before scoring): its jobs share the pool with the checks.
     plan = benchmark.gate_plan(dataset, task_ids, sandbox, cache_root())
     verdicts: dict[tuple[str, str], Verdict] = {}
+    where: dict[tuple[str, str], dict] = {}
     if not cfg.overwrite:
         for key, digest in keys.items():
             cached = cache.get(digest)
@@ -190,22 +208,35 @@ def _evaluate(cfg, benchmark, dataset, samples, task_ids, sandbox, output, quiet
         sandbox.warm_up()  # workers start while the payloads are prepared
         checks = plan_checks(benchmark, dataset, oracle, todo)
         progress = _Progress(checked, quiet)
-        for task_id, program, result, reused in run_checks(sandbox, benchmark, dataset, oracle, checks, plan):
-            verdict = benchmark.verdict(dataset, task_id, result)
-            cache.put(keys[(task_id, program)], verdict)
-            verdicts[(task_id, program)] = verdict
-            same_as_gate += reused
-            progress.step()
-        progress.close()
+        try:
+            for task_id, program, result, reused in run_checks(sandbox, benchmark, dataset, oracle, checks, plan):
+                verdict = benchmark.verdict(dataset, task_id, result)  # judged here, outside the sandbox
+                cache.put(keys[(task_id, program)], verdict)
+                verdicts[(task_id, program)] = verdict
+                if result.where is not None:  # which node, backend and image produced it (a cluster executor)
+                    where[(task_id, program)] = result.where
+                same_as_gate += reused
+                progress.step()
+        except InfraError as exc:
+            if not hasattr(exc, "keys"):
+                raise
+            unscored = [t for t, programs in todo.items() if any((t, p) not in verdicts for p in programs)]
+            raise InfraError(f"{exc}; {len(unscored)} task(s) could not be scored (the verdicts that came back "
+                             f"are cached): {', '.join(unscored)}") from None
+        finally:
+            progress.close()
     excluded = plan.finish() if plan is not None else {}
 
+    if where:  # the cluster's nodes, with the jobs each ran, as they stand after the run
+        sandbox_info = sandbox.describe()
     return _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandbox_info, output,
                           executed=checked - same_as_gate, quiet=quiet, excluded=excluded,
-                          same_as_gate=same_as_gate, distinct=len(keys))
+                          same_as_gate=same_as_gate, distinct=len(keys), where=where)
 
 
 def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandbox_info, output, executed, quiet,
-                   excluded=None, same_as_gate=0, distinct=0):
+                   excluded=None, same_as_gate=0, distinct=0, where=None):
+    where = where or {}
     excluded = {t: why for t, why in (excluded or {}).items() if t in set(task_ids)}
     multi = any(len(solutions[t]) > 1 for t in task_ids)  # n = 1 files keep their schema, byte for byte
     samples = [(t, i, s, verdicts[(t, s)]) for t in task_ids for i, s in enumerate(solutions[t])]
@@ -227,6 +258,7 @@ def _write_outputs(cfg, benchmark, dataset, task_ids, solutions, verdicts, sandb
            "flags": flags[s] if s in flags else flags.setdefault(s, gaming_flags(s))} | fields
         | ({"excluded_reason": excluded[t]} if t in excluded else {})
         | ({"failure": v.failure} if v.failure is not None else {}) | more
+        | ({"executed_on": where[(t, s)]} if (t, s) in where else {})
         for (t, i, s, v), fields, more in zip(samples, extra, diversity, strict=True)
     ]
     pass_at_k = benchmark.pass_at_k(rows)

@@ -40,6 +40,7 @@ class JobResult:
     error: str | None = None
     detail: str = ""
     seconds: float = 0.0
+    where: dict | None = None  # the node, backend and image that ran it (a cluster executor; None: here)
 
 
 class WorkerHandle(ABC):
@@ -188,6 +189,12 @@ class WorkerPool:
             return JobResult(value=value, seconds=seconds)
         return JobResult(error="sandbox_error", detail=str(value)[:2000], seconds=seconds)
 
+    def run_job(self, slot: int, function: str, payload: Any, timeout: float) -> JobResult:
+        """One job on worker `slot` (the caller keeps each slot to one job at a time: a cluster node's actor)."""
+        if self._closed:
+            raise InfraError("sandbox closed")
+        return self._run_one(slot, function, payload, timeout)
+
     def _replace(self, slot: int) -> None:
         with self._lock:
             worker, self._workers[slot] = self._workers[slot], None
@@ -294,6 +301,11 @@ class JobFeed:
                     return None
                 self._cond.wait(0.5)
             return heapq.heappop(self._heap)[2:]
+
+    def take_nowait(self):
+        """(key, function, payload, timeout) of the next job, or None when none is queued now."""
+        with self._cond:
+            return heapq.heappop(self._heap)[2:] if self._heap else None
 
     def state(self, yielded: int) -> tuple[bool, bool]:
         """(finished: closed and every added job's result yielded, idle: open with nothing left to yield)."""

@@ -51,11 +51,16 @@ class GRPOVariantConfig(TrainingConfig):
     use_vllm: str = field(default="auto", metadata={"help": "auto | true | false: vLLM generation inside GRPO"})
     sandbox: str = field(default="auto", metadata={"help": "where rewards are computed"})
     reward_jobs: int = field(default_factory=lambda: os.cpu_count() or 1, metadata={"help": "sandbox workers"})
+    executor: str = field(default="local", metadata={"help": "local | ray: reward batches go to a Ray cluster's "
+                                                             "CPU nodes, each checking in its own sandbox"})
+    ray_address: str | None = field(default=None, metadata={"help": "the Ray cluster (default: $RAY_ADDRESS)"})
 
     def __post_init__(self):
         super().__post_init__()
         if self.reward not in ("fraction", "all"):
             raise ValueError(f"reward must be 'fraction' or 'all', got {self.reward!r}")
+        if self.executor not in ("local", "ray"):
+            raise ValueError(f"executor must be local or ray, got {self.executor!r}")
         if self.use_vllm not in ("auto", "true", "false"):
             raise ValueError(f"use_vllm must be auto, true or false, got {self.use_vllm!r}")
         if self.num_generations < 2:
@@ -155,7 +160,8 @@ class GRPOPlugin(TrainingPlugin):
         style = choose_style("auto", bool(template_text), {"fence": True})
         template = make_template(style, {"dataset": "composite", "fence": True}, template_text)
         reward = SandboxReward(tasks, template, all_or_nothing=config.reward == "all", sandbox=config.sandbox,
-                               jobs=config.reward_jobs, log_path=output_dir / "rewards.jsonl")
+                               jobs=config.reward_jobs, log_path=output_dir / "rewards.jsonl",
+                               executor=config.executor, ray_address=config.ray_address)
         from harness.benchmarks.composite import CompositeBenchmark
 
         bench = CompositeBenchmark(subset="train")

@@ -46,7 +46,8 @@ class SandboxReward:
     __name__ = "unit_tests"  # trl names the reward metric after the function
 
     def __init__(self, tasks: dict[str, dict], template, *, all_or_nothing: bool = False, sandbox: str = "auto",
-                 jobs: int = 1, log_path: Path | None = None, cache_dir: Path | None = None):
+                 jobs: int = 1, log_path: Path | None = None, cache_dir: Path | None = None,
+                 executor: str = "local", ray_address: str | None = None):
         from harness.benchmarks.base import Dataset
         from harness.benchmarks.composite import CompositeBenchmark
         from harness.core.data import cache_root
@@ -57,6 +58,7 @@ class SandboxReward:
         self.template = template
         self.all_or_nothing = all_or_nothing
         self.sandbox_name, self.jobs = sandbox, jobs
+        self.executor, self.ray_address = executor, ray_address  # ray: reward batches go to the cluster's nodes
         self.log_path = log_path
         self.cache_root = Path(cache_dir or cache_root())
         self._sandbox = None
@@ -67,10 +69,11 @@ class SandboxReward:
 
     def sandbox(self):
         if self._sandbox is None:
-            from sandboxes import make_sandbox
+            from harness.evaluation import make_check_sandbox
 
-            self._sandbox = make_sandbox(self.sandbox_name, jobs=self.jobs, environment=self.benchmark.environment,
-                                         limits=self.benchmark.sandbox_limits(), announce=False)
+            self._sandbox = make_check_sandbox(self.executor, self.sandbox_name, self.jobs,
+                                               self.benchmark.environment, self.benchmark.sandbox_limits(),
+                                               announce=False, ray_address=self.ray_address)
         return self._sandbox
 
     def describe(self) -> dict:

@@ -46,7 +46,9 @@ def examples_digest(examples: list[TrainingExample]) -> str:
                         for e in examples])  # a task's tests train GRPO: a changed test is a different input
 
 
-UNKEYED = ("report_to",)  # config fields that change no weight: where the training curves are reported
+# plugin config fields that change no weight: where training curves are reported (report_to), where grpo's
+# reward checks run (executor, ray_address)
+UNKEYED = ("report_to", "executor", "ray_address")
 
 
 def _keyed(config: dict) -> dict:
@@ -57,8 +59,11 @@ def artifact_key(plugin: str, model: ModelSpec, examples: list[TrainingExample],
                  resolved: dict | None = None) -> str:
     """`resolved`: what the plugin's `resolve`/`prepare` found (models used and their hashes, the variant set);
     left out when empty, so plugins without any keep their keys."""
+    settings = to_dict(config) if config is not None else None
+    if isinstance(settings, dict):
+        settings = _keyed(settings)
     fields = {"model": model.content_hash(), "data": examples_digest(examples), "plugin": plugin,
-              "config": _keyed(to_dict(config)) if config is not None else None, "format": ARTIFACT_FORMAT}
+              "config": settings, "format": ARTIFACT_FORMAT}
     if resolved:
         fields["resolved"] = resolved
     return json_digest(fields)

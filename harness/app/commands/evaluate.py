@@ -23,6 +23,10 @@ def register(subparsers) -> None:
     p.add_argument("--cache-dir", default=None, help="cache root (default $FGIT_BENCH_CACHE or ~/.cache/fgit-bench)")
     p.add_argument("--subset", default=None, help="bigcodebench: full (1140 tasks, default) | hard (148)")
     p.add_argument("--split", default=None, help="bigcodebench: complete (default) | instruct")
+    p.add_argument("--executor", default="local", choices=("local", "ray"),
+                   help="local: this machine's sandbox pool | ray: every node of a Ray cluster, each in its own "
+                   "sandbox (README: 'Past one machine on Ray')")
+    p.add_argument("--ray-address", default=None, help="the Ray cluster's address (default: $RAY_ADDRESS)")
     p.set_defaults(func=run)
 
 
@@ -31,6 +35,7 @@ def run(args) -> int:
 
     cfg = EvaluateConfig(benchmark=args.benchmark, samples=args.samples, output=args.output, jobs=args.jobs,
                          sandbox=args.sandbox, tasks=args.tasks, limit=args.limit, overwrite=args.overwrite,
-                         data_dir=args.data_dir, subset=args.subset, split=args.split)
+                         data_dir=args.data_dir, subset=args.subset, split=args.split,
+                         executor=args.executor, ray_address=args.ray_address)
     evaluate(cfg)
     return 0

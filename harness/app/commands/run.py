@@ -42,6 +42,11 @@ def register(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="when the run has finished, remove from the output directory the units it did not produce "
                         "(left by a run of another configuration; without this the leaderboard refuses them)")
+    p.add_argument("--executor", choices=("local", "ray"), default=None,
+                   help="local | ray: checks on every node of a Ray cluster, train/generate stages as Ray tasks "
+                   "(overrides [execution] executor)")
+    p.add_argument("--ray-address", default=None, help="the Ray cluster (overrides [execution] ray_address; "
+                   "default $RAY_ADDRESS)")
     p.set_defaults(func=run)
 
 
@@ -49,6 +54,10 @@ def _overrides(args) -> dict:
     pairs = {"model": args.model, "sandbox": args.sandbox, "jobs": args.jobs, "data_dir": args.data_dir,
              "variants": [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None}
     out = {k: v for k, v in pairs.items() if v is not None}
+    execution = {k: v for k, v in (("executor", getattr(args, "executor", None)),
+                                   ("ray_address", getattr(args, "ray_address", None))) if v is not None}
+    if execution:
+        out["execution"] = execution
     if args.model:
         out["models"] = None  # one model named on the command line replaces a config's list of models
     return out

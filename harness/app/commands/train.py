@@ -36,6 +36,9 @@ def register(subparsers) -> None:
     p.add_argument("--data-dir", help="benchmark release files and training data (default $FGIT_BENCH_DATA, "
                    "../shared/data)")
     p.add_argument("--cache-dir", help="cache root (default $FGIT_BENCH_CACHE or ~/.cache/fgit-bench)")
+    p.add_argument("--executor", choices=("local", "ray"), default=None,
+                   help="grpo: where reward batches are checked (default: the config's, else local)")
+    p.add_argument("--ray-address", default=None, help="grpo --executor ray: the cluster (default $RAY_ADDRESS)")
     p.set_defaults(func=run)
 
 
@@ -62,6 +65,13 @@ def run(args) -> int:
     run_config = from_dict(RunConfig, read_toml(args.config), where=args.config) if args.config else RunConfig()
     check_plugin_tables(run_config, [plugin_cls])
     config = plugin_config(run_config, args.variant, plugin_cls)
+    if getattr(args, "executor", None) or getattr(args, "ray_address", None):
+        import dataclasses
+
+        if not hasattr(config, "executor"):
+            raise BadInput(f"--executor: variant {args.variant!r} runs no sandboxed checks (grpo does)")
+        config = dataclasses.replace(config, **{k: v for k, v in (("executor", args.executor),
+                                                                 ("ray_address", args.ray_address)) if v})
     spec = resolve_model(args.model)
     examples, extra = [], {}
     if plugin_cls.needs_data:

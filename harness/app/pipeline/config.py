@@ -70,6 +70,16 @@ class TrainingSettings:
 
 
 @dataclass
+class ExecutionSettings:
+    """[execution]: where the work runs (README 'Past one machine on Ray'). Not part of what a run computes: left
+    out of the recorded config, so a run on Ray has the config hash (and the stage keys) of the same run here."""
+
+    executor: str = "local"  # local | ray: checks on every node's sandbox, train/generate stages as Ray tasks
+    ray_address: str | None = None  # None: $RAY_ADDRESS
+    stage_gpus: float = 0.0  # GPUs each train and generate stage asks Ray for (1 on a cluster with GPU nodes)
+
+
+@dataclass
 class RunConfig:
     model: str = "smollm2"
     variants: list[str] | None = None  # None: every registered training plugin, in display order
@@ -79,6 +89,7 @@ class RunConfig:
     data_dir: str | None = None
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     training: TrainingSettings = field(default_factory=TrainingSettings)
+    execution: ExecutionSettings = field(default_factory=ExecutionSettings)
     plugins: dict[str, dict[str, Any]] = field(default_factory=dict)  # [plugins.<variant>] tables: plugin configs
     # grids (harness.app.pipeline.grid): [variant.<name>] instances, [[sweep]] tables, training seeds, base models
     variant: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -104,6 +115,7 @@ def config_record(config: RunConfig) -> dict:
         if getattr(config, name) == getattr(defaults, name):
             record.pop(name, None)
     record.pop("tracking", None)  # where a run is reported changes none of its results
+    record.pop("execution", None)  # where, not what: the same results on any executor
     record["generation"] = generation_key(config.generation)  # greedy: the fields it had before sampling
     return record
 
@@ -157,6 +169,8 @@ def check_settings(config: RunConfig, source: str, overrides: dict) -> None:
 
     settings.sandbox(where("sandbox"), config.sandbox)
     settings.at_least(where("jobs"), config.jobs)
+    settings.one_of("--executor" if "execution" in overrides else f"{source}: execution.executor",
+                    config.execution.executor, ("local", "ray"))
     generation = config.generation
     settings.backend(f"{source}: generation.backend", generation.backend)
     settings.decoding(f"{source}: generation.", batch_size=generation.batch_size,

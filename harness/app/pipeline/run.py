@@ -30,7 +30,7 @@ from harness.app.pipeline.config import (
     generation_key,
     training_data_path,
 )
-from harness.app.pipeline.executor import LocalExecutor, StageExecutor
+from harness.app.pipeline.executor import LocalExecutor, StageExecutor, make_stage_executor
 from harness.app.pipeline.manifest import write_manifest
 from harness.app.pipeline.stages import StageRecord, run_stage
 from harness.core.config import to_dict
@@ -176,7 +176,8 @@ class ComparisonRun:
         self._sandboxes: dict[str, object] = {}
         self._models: dict[str, dict] = {}
         self.records: list[dict] = []
-        self.executor = executor or LocalExecutor()  # where stage work runs (harness.app.pipeline.executor)
+        # where stage work runs (harness.app.pipeline.executor): [execution] executor
+        self.executor = executor or make_stage_executor(config.execution)
 
     # ---- inputs shared by the stages ----------------------------------------------------------------------
 
@@ -216,18 +217,27 @@ class ComparisonRun:
 
     def sandbox(self, plan: BenchmarkPlan):
         """One sandbox (workers, containers) per environment and limits, shared by every variant of the run."""
-        from sandboxes import make_sandbox
+        from harness.evaluation import make_check_sandbox
 
         key = json_digest({"environment": plan.environment, "limits": repr(plan.limits)})
         if key not in self._sandboxes:
-            self._sandboxes[key] = make_sandbox(self.config.sandbox, jobs=self.config.jobs,
-                                                environment=plan.environment, limits=plan.limits)
+            execution = self.config.execution
+            self._sandboxes[key] = make_check_sandbox(execution.executor, self.config.sandbox, self.config.jobs,
+                                                      plan.environment, plan.limits,
+                                                      ray_address=execution.ray_address)
         return self._sandboxes[key]
 
     def close(self) -> None:
         for sandbox in self._sandboxes.values():
             sandbox.close()
         self._sandboxes.clear()
+        self.executor.close()
+
+    def __getstate__(self) -> dict:
+        """What a stage's work carries to another node (the ray stage executor): no sandbox pools, no executor."""
+        state = dict(self.__dict__)
+        state["_sandboxes"], state["executor"] = {}, LocalExecutor()
+        return state
 
     # ---- the stages -----------------------------------------------------------------------------------------
 
