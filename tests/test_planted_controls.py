@@ -100,7 +100,7 @@ jobs = 2
 [generation]
 backend = "hf"
 batch_size = 2
-max_new_tokens = 96
+max_new_tokens = 64
 [plugins.planted-gain]
 epochs = 50
 learning_rate = 3e-3
