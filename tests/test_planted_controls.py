@@ -129,3 +129,22 @@ def _export(run_dir: Path) -> str:
     result = run_cli("leaderboard", str(run_dir), "--format", "json")
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
+
+
+def test_controls_are_never_in_a_holm_family_with_real_methods():
+    """A planted control's tiny p must not shrink a real method's adjusted p (nor its large one inflate it)."""
+    import pandas as pd
+
+    from harness.app import catalog
+    from leaderboards.stats import paired_frame
+
+    catalog.install()
+    outcomes = {"base": [False] * 10 + [True] * 10, "sft": [True] * 3 + [False] * 7 + [True] * 10,
+                "planted-gain": [True] * 20, "planted-loss": [False] * 20}
+    table = pd.DataFrame([{"variant": v, "benchmark": "humaneval", "metric": "HumanEval", "task_id": f"HumanEval/{i}",
+                           "passed": p, "status": "", "detail": "", "excluded": False}
+                          for v, passes in outcomes.items() for i, p in enumerate(passes)])
+    paired = paired_frame(table, references=("base",), resamples=200).set_index("variant")
+    assert paired.loc["sft", "p_holm"] == paired.loc["sft", "p_value"]  # alone in the methods' family
+    gain, loss = paired.loc["planted-gain"], paired.loc["planted-loss"]
+    assert gain["p_holm"] == 2 * gain["p_value"] and loss["p_holm"] == 2 * loss["p_value"]  # the controls' family
