@@ -31,6 +31,8 @@ class Naming:
     metrics: Callable[[str], list[MetricSpec] | None] = lambda benchmark: None
     # every known column in display order (the paper's order first)
     known_metrics: Callable[[], list[MetricSpec]] = field(default=lambda: [])
+    # variant name -> "positive"/"negative" for a planted control (never in a family with real methods), else None
+    control: Callable[[str], str | None] = lambda name: None
 
 
 _installed: list[Naming] = [Naming()]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from leaderboards import naming
 from leaderboards.binomial import mcnemar_exact, paired_bootstrap, wilson_interval
 from leaderboards.defaults import DEFAULT_RESAMPLES, DEFAULT_SEED
 from leaderboards.grid import build_grid
@@ -158,9 +159,12 @@ def paired_frame(
                     }
                 )
     frame = pd.DataFrame(rows, columns=columns)
-    for reference in frame["reference"].unique():  # the family: one paired table (one reference)
-        chosen = frame["reference"] == reference
-        frame.loc[chosen, "p_holm"] = holm(frame.loc[chosen, "p_value"])
+    controls = frame["variant"].map(lambda v: naming.current().control(v) is not None).astype(bool)
+    for reference in frame["reference"].unique():  # the family: one paired table (one reference); planted
+        for control in (False, True):  # controls (issue 26) form their own, never one with real methods
+            chosen = (frame["reference"] == reference) & (controls == control)
+            if chosen.any():
+                frame.loc[chosen, "p_holm"] = holm(frame.loc[chosen, "p_value"])
     return frame
 
 

@@ -58,11 +58,18 @@ class TrainingPlugin(ABC):
     needs_data: ClassVar[bool] = True
     config_class: ClassVar[type]
     manifest_keys: ClassVar[tuple[str, ...]] = ()  # e.g. ("hotfix",): its own entries of artifact.json
+    control: ClassVar[str | None] = None  # "positive" / "negative": a planted control (plugins.methods.planted)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if "label" not in cls.__dict__ and "name" in cls.__dict__:
             cls.label = cls.name
+
+    def for_run(self, config: Any, slices: dict[str, list[str]]) -> Any:
+        """The config to train with in a run whose evaluated slices are `slices` (benchmark name → task ids, whole
+        slices even in a shard): a plugin that trains on them (a planted control) fills them in; it is part of the
+        artifact key. Default: the config unchanged."""
+        return config
 
     def resolve(self, model: ModelSpec, config: Any) -> dict:
         """What the config's names resolve to on this machine (models actually used, with hashes): cheap, nothing

@@ -21,6 +21,17 @@ def _variant(name: str) -> tuple[int, str] | None:
     return cls.order, cls.label
 
 
+def _control(name: str) -> str | None:
+    from plugins.api import PLUGINS
+
+    if name not in PLUGINS:
+        return None
+    try:
+        return PLUGINS.get(name).control
+    except BadInput:
+        return None
+
+
 @functools.cache
 def _metric_table() -> tuple[list[MetricSpec], dict[str, list[MetricSpec]]]:
     from harness.benchmarks import BENCHMARKS, benchmark_names
@@ -43,7 +54,7 @@ def _metric_table() -> tuple[list[MetricSpec], dict[str, list[MetricSpec]]]:
 
 def naming() -> Naming:
     return Naming(variant=_variant, metrics=lambda benchmark: _metric_table()[1].get(benchmark),
-                  known_metrics=lambda: list(_metric_table()[0]))
+                  known_metrics=lambda: list(_metric_table()[0]), control=_control)
 
 
 def install() -> None:

@@ -382,6 +382,9 @@ class ComparisonRun:
         self.resolved = self.resolve_plugins()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.plans, skipped = plan_benchmarks(self.config, self.log)
+        slices = {p.spec.name: list(p.task_ids) for p in self.plans}  # what a planted control trains on
+        for unit in self.units:
+            self.plugin_configs[unit.id] = self.plugin_classes[unit.id]().for_run(self.plugin_configs[unit.id], slices)
         try:
             for unit in self.units:
                 variant = unit.id
