@@ -12,11 +12,10 @@ import hashlib
 import json
 import sys
 from abc import ABC, abstractmethod
-from dataclasses import asdict
 from pathlib import Path
 
 from harness.core.registry import Registry
-from sandboxes.image_build import ImageRecipe, build_recipe_image, copied_into_image
+from sandboxes.image_build import ImageRecipe, build_recipe_image, copied_into_image, recipe_identity
 
 IMAGES_DIR = Path(__file__).resolve().parent / "images"
 __all__ = ["ENVIRONMENTS", "Environment", "ImageRecipe", "get_environment"]
@@ -69,7 +68,7 @@ class EvalPlusEnvironment(Environment):
         """Tagged by what the image holds (issue 28): two checkouts or versions on one machine get two images
         instead of rebuilding one tag back and forth (which invalidated the other's verdict caches)."""
         version, digest = _distribution_identity("evalplus")
-        recipe = json.dumps(asdict(self.image_recipe()), sort_keys=True)
+        recipe = json.dumps(recipe_identity(self.image_recipe()), sort_keys=True)
         key = hashlib.sha256(f"{recipe}\n{digest}".encode()).hexdigest()[:12]
         return f"fgit-bench/sandbox-evalplus:{version}-{key}"
 

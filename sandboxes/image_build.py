@@ -130,10 +130,21 @@ def _docker_build(client, context: Path, tag: str, labels: dict[str, str], **kwa
     return image.id
 
 
+def recipe_identity(recipe: ImageRecipe) -> dict:
+    """The recipe as its images' keys see it: the registry build's folder by its contents, not by where this checkout
+    keeps it (two checkouts' keys differed by that path alone). Host trees stay paths: a venv copied into an image
+    must sit at the same path there."""
+    identity = asdict(recipe)
+    if recipe.registry_dir:
+        folder = Path(recipe.registry_dir)
+        identity["registry_dir"] = tree_digest(folder) if folder.is_dir() else None
+    return identity
+
+
 def _build_registry(env: Environment, recipe: ImageRecipe, client) -> str:
     context = Path(recipe.registry_dir)
     tag = env.image_tag()
-    input_hash = json_digest({"mode": "registry", "recipe": asdict(recipe), "context": tree_digest(context)})
+    input_hash = json_digest({"mode": "registry", "recipe": recipe_identity(recipe), "context": tree_digest(context)})
     image = current_image(client, tag, input_hash)
     if image is not None:
         log(f"{env.name}: image {tag} is up to date ({image.id[:19]})")
@@ -275,7 +286,7 @@ def _build_offline(env: Environment, recipe: ImageRecipe, client) -> str:
         has_site = (context / "site").is_dir()
         dockerfile = offline_dockerfile(recipe, base, has_site, bool(recipe.host_trees))
         input_hash = json_digest({
-            "mode": "offline", "recipe": asdict(recipe), "base": base_id, "dockerfile": dockerfile,
+            "mode": "offline", "recipe": recipe_identity(recipe), "base": base_id, "dockerfile": dockerfile,
             "site": tree_digest(context / "site") if has_site else None, "versions": versions,
             "trees": trees_signature(recipe.host_trees),
         })

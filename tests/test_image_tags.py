@@ -56,3 +56,20 @@ def test_the_evalplus_tag_names_the_version_and_a_content_key(monkeypatch):
     assert match[1] == importlib.metadata.version("evalplus")
     monkeypatch.setattr(environments, "_distribution_identity", lambda name: (match[1], "other content"))
     assert get_environment("evalplus").image_tag() != tag
+
+
+def test_the_recipe_key_sees_the_registry_folder_by_its_contents_not_its_path(tmp_path):
+    """Two checkouts keep images/evalplus at two paths: the same key. A changed Dockerfile: another key."""
+    import shutil
+    from dataclasses import replace
+
+    from sandboxes.image_build import recipe_identity
+
+    recipe = get_environment("evalplus").image_recipe()
+    here, there = tmp_path / "checkout-a" / "evalplus", tmp_path / "checkout-b" / "evalplus"
+    shutil.copytree(recipe.registry_dir, here)
+    shutil.copytree(recipe.registry_dir, there)
+    assert recipe_identity(replace(recipe, registry_dir=str(here))) == recipe_identity(recipe) \
+        == recipe_identity(replace(recipe, registry_dir=str(there)))
+    (there / "Dockerfile").write_text((there / "Dockerfile").read_text() + "\n# changed\n")
+    assert recipe_identity(replace(recipe, registry_dir=str(there))) != recipe_identity(recipe)
