@@ -13,6 +13,7 @@ import json
 import re
 from pathlib import Path
 
+from harness.core.atomic import jsonl_lines
 from harness.core.errors import BadInput
 from leaderboards.table import (
     RESULTS_RELPATH,
@@ -31,7 +32,7 @@ REFERENCES = ("base", "sft")  # the default pairs: each variant against these
 def _jsonl(path: Path) -> list[dict]:
     rows = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = jsonl_lines(path.read_text(encoding="utf-8"))  # "\n" only: a sample may hold U+2028
     except (OSError, UnicodeDecodeError) as exc:
         raise BadInput(f"cannot read {path}: {exc}") from None
     for number, line in enumerate(lines, start=1):

@@ -19,6 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.core.atomic import jsonl_lines
 from harness.core.errors import BadInput, InfraError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -93,7 +94,7 @@ def training_curve(artifact: str | None) -> dict[str, list]:
     if not log.is_file():
         return {}
     curves: dict[str, list] = {}
-    for line in log.read_text(encoding="utf-8").splitlines():
+    for line in jsonl_lines(log.read_text(encoding="utf-8")):
         entry = json.loads(line) if line.strip() else {}
         for key in CURVE_KEYS:
             if isinstance(entry.get(key), int | float) and "step" in entry:
