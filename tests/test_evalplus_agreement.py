@@ -161,6 +161,9 @@ def test_humanevalpack_agrees(tmp_path, shared_data, humaneval_file, evalplus_ca
         assert base_passed > 150
 
 
+# 4.8-7 min on 2 cores: slow since issues 26, 29 and 30 landed (CI under 45 min); HumanEval+'s canonical agreement
+# and MBPP+'s n-sample agreement (canonical, buggy and mutated programs) keep MBPP+ verdicts in the default selection
+@pytest.mark.slow
 def test_mbpp_canonical_agrees(tmp_path, shared_data, evalplus_cache):
     mbpp_file = shared_data / MBPP
     problems = read_jsonl(mbpp_file)
