@@ -122,10 +122,15 @@ def wait_for_text(url: str, tmp: Path, needles: list[str], timeout: float = 90) 
     finally:
         os.close(to_chrome_w)
         os.close(from_chrome_r)
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
     raise AssertionError(f"{needles} did not all appear in {url} within {timeout} s; its text: {text[:2000]}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate, then kill if it does not exit within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

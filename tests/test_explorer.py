@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser_support import load, png_distinct_bytes, screenshot, wait_for_text
+from tests.browser_support import load, png_distinct_bytes, screenshot, stop, wait_for_text
 from tests.conftest import read_jsonl, run_cli
 from tests.generation_support import tiny_model_dir
 from tests.run_support import TINY_SFT, break_solution, canonical_samples, toml_value, write_samples
@@ -137,15 +137,20 @@ print(json.dumps(out))
 """
 
 
-def inspect_python() -> str:
+def _side_python(module, venv: str, what: str) -> str:
+    """The python of a package's own venv (bootstrap.sh makes it), or the one its module's ENV_PYTHON names."""
     import os
 
-    from harness.app.inspect_export import ENV_PYTHON, REPO
-
-    chosen = Path(os.environ.get(ENV_PYTHON) or REPO / ".venv-inspect" / "bin" / "python")
+    chosen = Path(os.environ.get(module.ENV_PYTHON) or module.REPO / venv / "bin" / "python")
     if not chosen.is_file():
-        unavailable(f"inspect-ai is not installed ({chosen}): ./bootstrap.sh inspect")
+        unavailable(f"{what} is not installed ({chosen}): ./bootstrap.sh installs it")
     return str(chosen)
+
+
+def inspect_python() -> str:
+    from harness.app import inspect_export
+
+    return _side_python(inspect_export, ".venv-inspect", "inspect-ai")
 
 
 @pytest.fixture(scope="module")
@@ -216,12 +221,7 @@ def test_inspect_view_shows_the_samples(inspect_logs, tmp_path):
         text = wait_for_text(f"http://127.0.0.1:{port}/#/logs/sft_humaneval.eval", tmp_path, ["4 rows", *tasks])
         assert "fgit-bench/sft" in text  # the sample list (one row per sample) of the variant's log
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 # --- MLflow tracking ----------------------------------------------------------------------------------------------
@@ -242,14 +242,9 @@ print(json.dumps(out))
 
 
 def mlflow_python() -> str:
-    import os
+    from harness.app import tracking
 
-    from harness.app.tracking import ENV_PYTHON, REPO
-
-    chosen = Path(os.environ.get(ENV_PYTHON) or REPO / ".venv-mlflow" / "bin" / "python")
-    if not chosen.is_file():
-        unavailable(f"mlflow is not installed ({chosen}): ./bootstrap.sh installs it")
-    return str(chosen)
+    return _side_python(tracking, ".venv-mlflow", "mlflow")
 
 
 def test_mlflow_tracking(run_dir, tmp_path, problems, planted):
