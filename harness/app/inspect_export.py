@@ -16,11 +16,11 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from harness.app.side_python import side_python
 from harness.core.errors import BadInput, InfraError
 from leaderboards.explorer_data import _jsonl, passed, safe_name
 from leaderboards.table import find_results, read_manifest
 
-REPO = Path(__file__).resolve().parents[2]
 WRITER = Path(__file__).with_name("inspect_writer.py")
 ENV_PYTHON = "FGIT_BENCH_INSPECT_PYTHON"
 
@@ -94,16 +94,7 @@ def gather(run_dir: Path, log_format: str = "eval") -> list[dict]:
 
 def inspect_python() -> list[str] | None:
     """How to run the writer: None in-process (inspect_ai importable here), else the inspect venv's python."""
-    try:
-        import inspect_ai.log  # noqa: F401
-        return None
-    except ImportError:
-        pass
-    chosen = os.environ.get(ENV_PYTHON) or str(REPO / ".venv-inspect" / "bin" / "python")
-    if not Path(chosen).is_file():
-        raise InfraError(f"inspect-ai is not installed (no {chosen}): ./bootstrap.sh inspect installs it, or set "
-                         f"{ENV_PYTHON} to a python that has inspect_ai")
-    return [chosen]
+    return side_python("inspect_ai.log", ".venv-inspect", ENV_PYTHON, "./bootstrap.sh installs it")
 
 
 def export_inspect(run_dir: str | Path, output: str | Path | None = None, log_format: str = "eval") -> list[Path]:

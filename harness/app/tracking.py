@@ -19,10 +19,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.app.side_python import side_python
 from harness.core.atomic import jsonl_lines
 from harness.core.errors import BadInput, InfraError
 
-REPO = Path(__file__).resolve().parents[2]
 WRITER = Path(__file__).with_name("mlflow_writer.py")
 ENV_PYTHON = "FGIT_BENCH_MLFLOW_PYTHON"
 CURVE_KEYS = ("loss", "learning_rate", "grad_norm")
@@ -125,15 +125,7 @@ def gather(run_dir: Path, settings: TrackingSettings) -> dict:
 
 
 def mlflow_python() -> list[str] | None:
-    try:
-        import mlflow  # noqa: F401
-        return None
-    except ImportError:
-        pass
-    chosen = os.environ.get(ENV_PYTHON) or str(REPO / ".venv-mlflow" / "bin" / "python")
-    if not Path(chosen).is_file():
-        raise InfraError(f"mlflow is not installed (no {chosen}): ./bootstrap.sh installs it, or set {ENV_PYTHON}")
-    return [chosen]
+    return side_python("mlflow", ".venv-mlflow", ENV_PYTHON, "./bootstrap.sh installs it")
 
 
 def log_run(run_dir: str | Path, settings: TrackingSettings) -> str | None:
