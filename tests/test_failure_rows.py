@@ -72,3 +72,30 @@ def test_capped():
 
     shown = show(list(range(10_000)))
     assert len(shown) < CAP + 100 and shown.startswith("[0, 1, 2") and f"{len(repr(list(range(10_000))))}" in shown
+
+
+def test_outputs_built_to_break_the_judge_fail_with_the_reason(tmp_path, problems):
+    """Two programs that try to break the check and the failure row: a list nested 100,000 deep (the encoder's depth
+    limit, not a RecursionError in the judge) and a float subclass equal to everything whose repr raises SystemExit
+    (a value the guest cannot encode as data: never compared, never shown by calling its repr)."""
+    he0, he2 = problems["HumanEval/0"], problems["HumanEval/2"]
+    deep = ("def has_close_elements(numbers, threshold):\n    out = []\n    for _ in range(100_000):\n"
+            "        out = [out]\n    return out\n")
+    evil = ("class Anything(float):\n    def __eq__(self, other):\n        return True\n    __hash__ = float.__hash__\n"
+            "    def __repr__(self):\n        raise SystemExit(0)\n    __str__ = __repr__\n\n"
+            "def truncate_number(number):\n    return Anything(0.5)\n")
+    samples = write_jsonl(tmp_path / "s.jsonl", [{"task_id": "HumanEval/0", "solution": deep},
+                                                 {"task_id": "HumanEval/2", "solution": evil}])
+    out = tmp_path / "out"
+    proc = run_cli("evaluate", "--benchmark", "humaneval", "--samples", str(samples), "--output", str(out),
+                   "--sandbox", "process", "--jobs", "2", env={"FGIT_BENCH_CACHE": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = {r["task_id"]: r for r in read_jsonl(out / "results.jsonl")}
+    assert rows["HumanEval/0"]["base_status"] == "fail" and rows["HumanEval/2"]["base_status"] == "fail"
+    assert (rows["HumanEval/0"]["failure"]["split"], rows["HumanEval/0"]["failure"]["index"]) == ("base", 0)
+    assert "too large or too deep" in rows["HumanEval/0"]["failure"]["actual"], rows["HumanEval/0"]["failure"]
+    assert rows["HumanEval/0"]["failure"]["expected"] == repr(canonical_output(he0, he0["base_input"][0]))
+    failure = rows["HumanEval/2"]["failure"]  # shown by its type's name, never by calling its repr
+    assert failure["why"] == "output of type builtins.Anything cannot be checked", failure
+    assert failure["actual"] == "<builtins.Anything object>"
+    assert rows["HumanEval/2"]["failure"]["expected"] == repr(canonical_output(he2, he2["base_input"][0]))
