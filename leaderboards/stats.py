@@ -13,7 +13,7 @@ import pandas as pd
 from leaderboards import naming
 from leaderboards.binomial import mcnemar_exact, paired_bootstrap, wilson_interval
 from leaderboards.defaults import DEFAULT_RESAMPLES, DEFAULT_SEED
-from leaderboards.grid import build_grid
+from leaderboards.grid import build_grid, instances_of
 from leaderboards.grid_stats import holm, minimum_detectable_effect
 from leaderboards.passk_stats import pass_at_k_frame, rate_compare, sampled, task_bootstrap
 from leaderboards.table import comparable, order_metrics, order_variants
@@ -96,10 +96,12 @@ def paired_frame(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
     confidence: float = 0.95,
+    plugin_of: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Every variant against each reference present, per metric: Δpass@1, bootstrap interval, McNemar p.
 
-    Against Standard-SFT the Base row is left out: it is the Base-vs-SFT row with the sign flipped.
+    Against Standard-SFT the Base row is left out: it is the Base-vs-SFT row with the sign flipped. `plugin_of`:
+    unit → its plugin (the manifest's instances), so a named instance of a planted control is a control too.
     """
     table = comparable(table)
     columns = [
@@ -159,7 +161,9 @@ def paired_frame(
                     }
                 )
     frame = pd.DataFrame(rows, columns=columns)
-    controls = frame["variant"].map(lambda v: naming.current().control(v) is not None).astype(bool)
+    plugin_of = plugin_of or {}
+    controls = frame["variant"].map(
+        lambda v: naming.current().control(plugin_of.get(v, v)) is not None).astype(bool)
     for reference in frame["reference"].unique():  # the family: one paired table (one reference); planted
         for control in (False, True):  # controls (issue 26) form their own, never one with real methods
             chosen = (frame["reference"] == reference) & (controls == control)
@@ -239,16 +243,18 @@ def build_leaderboard(
 ) -> Leaderboard:
     pass_frame = pass_at_1_frame(table, resamples=resamples, seed=seed)
     provenance = dict(provenance or {})
+    manifest = provenance.get("manifest") or {}
+    plugin_of = {unit: info["plugin"] for unit, info in instances_of(list(table["variant"].unique()), manifest).items()}
     return Leaderboard(
         table=table,
         pass_at_1=pass_frame,
         pass_at_k=pass_at_k_frame(comparable(table), resamples, seed),
-        paired=paired_frame(table, REFERENCES, resamples, seed),
+        paired=paired_frame(table, REFERENCES, resamples, seed, plugin_of=plugin_of),
         relative=relative_improvement(pass_frame) if not pass_frame.empty else pd.DataFrame(),
         variants=order_variants(table["variant"].unique()),
         metrics=order_metrics(table["metric"].unique()),
         resamples=resamples,
         seed=seed,
         provenance=provenance,
-        grid=build_grid(table, provenance.get("manifest") or {}, resamples, seed, curves),
+        grid=build_grid(table, manifest, resamples, seed, curves),
     )

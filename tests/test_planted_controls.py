@@ -148,3 +148,30 @@ def test_controls_are_never_in_a_holm_family_with_real_methods():
     assert paired.loc["sft", "p_holm"] == paired.loc["sft", "p_value"]  # alone in the methods' family
     gain, loss = paired.loc["planted-gain"], paired.loc["planted-loss"]
     assert gain["p_holm"] == 2 * gain["p_value"] and loss["p_holm"] == 2 * loss["p_value"]  # the controls' family
+
+
+def test_a_named_instance_of_a_control_is_a_control():
+    """`[variant.my-gain] plugin = "planted-gain"`: the unit's name is not the plugin's, the manifest's instances say
+    which plugin it is; it is kept out of the methods' Holm family all the same."""
+    import pandas as pd
+
+    from harness.app import catalog
+    from leaderboards.stats import build_leaderboard
+
+    catalog.install()
+    outcomes = {"base": [False] * 10 + [True] * 10, "sft": [True] * 3 + [False] * 7 + [True] * 10,
+                "my-gain": [True] * 20}
+    table = pd.DataFrame([{"variant": v, "benchmark": "humaneval", "metric": "HumanEval", "task_id": f"HumanEval/{i}",
+                           "passed": p, "status": "", "detail": "", "excluded": False}
+                          for v, passes in outcomes.items() for i, p in enumerate(passes)])
+    manifest = {"instances": {"my-gain": {"name": "my-gain", "plugin": "planted-gain"},
+                              "sft": {"name": "sft", "plugin": "sft"}, "base": {"name": "base", "plugin": "base"}}}
+    def against_base(board):
+        return board.paired[board.paired["reference"] == "base"].set_index("variant")
+
+    paired = against_base(build_leaderboard(table, {"manifest": manifest}, resamples=200))
+    assert paired.loc["sft", "p_holm"] == paired.loc["sft", "p_value"] and paired.loc["sft", "p_value"] < 0.5
+    assert paired.loc["my-gain", "p_holm"] == paired.loc["my-gain", "p_value"]
+    without = against_base(build_leaderboard(table, {"manifest": {}}, resamples=200))
+    # what the manifest prevents: one family of two, the control's p doubled by Holm
+    assert without.loc["my-gain", "p_holm"] == 2 * without.loc["my-gain", "p_value"]
