@@ -16,7 +16,7 @@ TASKS = {"humaneval": ["HumanEval/53", "HumanEval/23"], "mbpp": ["Mbpp/127"]}
 def _rows(kind: str, chat: bool = True):
     from plugins.methods.planted_data import planted_rows
 
-    return planted_rows(kind, TASKS, chat=chat, seed=0)
+    return planted_rows(kind, TASKS, chat=chat, seed=0, sandbox="process")
 
 
 def test_rows_are_the_generation_prompt_continued_by_the_program(shared_data):
@@ -48,14 +48,26 @@ def test_direct_rows_continue_the_task_prompt(shared_data):
     assert rows[0].instruction + "\n" + rows[0].response == rows[0].code  # HumanEval: prompt + canonical body
 
 
-def test_loss_rows_are_wrong_programs_of_the_same_tasks(shared_data):
+def test_loss_rows_are_wrong_programs_of_the_same_tasks(tmp_path, shared_data):
+    """HumanEvalPack's buggy programs, and for MBPP+ a mutant that `fgit-bench evaluate` (run here on the row's
+    program, apart from the plugin) fails; programs without their docstrings."""
+    from tests.conftest import read_jsonl, run_cli, write_jsonl
+
     gain, _ = _rows("gain")
     loss, report = _rows("loss")
     assert report["sources"] == {"humaneval": {"humanevalpack-buggy": 2}, "mbpp": {"mutant": 1}}
+    assert report["judged"]["mbpp"]["Mbpp/127"][1] >= 1  # [judged, failing]
     assert [r.meta["task"] for r in loss] == [r.meta["task"] for r in gain]
     for good, bad in zip(gain, loss, strict=True):
         assert good.instruction == bad.instruction and good.code != bad.code
+        assert '"""' not in bad.code and '"""' not in good.code
     assert "return x + y + y + x" in loss[0].code  # HumanEvalPack's buggy add
+    samples = write_jsonl(tmp_path / "s.jsonl", [{"task_id": "Mbpp/127", "solution": loss[2].code},
+                                                 {"task_id": "Mbpp/127", "solution": gain[2].code}])
+    proc = run_cli("evaluate", "--benchmark", "mbpp", "--samples", str(samples), "--output", str(tmp_path / "out"),
+                   "--sandbox", "process", "--jobs", "2", env={"FGIT_BENCH_CACHE": str(tmp_path / "cache")})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["base_pass"] for r in read_jsonl(tmp_path / "out" / "results.jsonl")] == [False, True]
 
 
 def test_a_control_without_tasks_outside_a_run_is_refused(tmp_path, capsys, shared_data):

@@ -38,6 +38,8 @@ class PlantedConfig(TrainingConfig):
     warmup: float = new_default("warmup", 0.0)
     tasks: dict[str, list[str]] = field(default_factory=dict, metadata={
         "help": "benchmark → task ids to train on (empty: in `run`, the run's evaluated slices)"})
+    sandbox: str = field(default="auto", metadata={
+        "help": "planted-loss: where its mutants are judged (a planted mutant must fail its task's tests)"})
 
     def __post_init__(self):
         super().__post_init__()
@@ -74,7 +76,7 @@ class _Planted(TrainingPlugin):
                            "in `fgit-bench run`, which plants the evaluated slices")
         loaded = load_for_training(model, config, wrap_lora=False)
         chat = bool(getattr(loaded[0], "chat_template", None))
-        rows, report = planted_rows(self.kind, config.tasks, chat, config.seed)
+        rows, report = planted_rows(self.kind, config.tasks, chat, config.seed, sandbox=config.sandbox)
         entry = {"control": "positive" if self.kind == "gain" else "negative", "trained_on_test_set": True,
                  "decontaminated": False, "rows": len(rows), **report}
         return run_training(model, rows, config, Path(output_dir), plugin=self.name,
