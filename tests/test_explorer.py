@@ -141,7 +141,9 @@ def _side_python(module, venv: str, what: str) -> str:
     """The python of a package's own venv (bootstrap.sh makes it), or the one its module's ENV_PYTHON names."""
     import os
 
-    chosen = Path(os.environ.get(module.ENV_PYTHON) or module.REPO / venv / "bin" / "python")
+    from harness.app.side_python import REPO
+
+    chosen = Path(os.environ.get(module.ENV_PYTHON) or REPO / venv / "bin" / "python")
     if not chosen.is_file():
         unavailable(f"{what} is not installed ({chosen}): ./bootstrap.sh installs it")
     return str(chosen)
