@@ -187,3 +187,13 @@ def test_a_named_instance_of_a_control_is_a_control():
     without = against_base(build_leaderboard(table, {"manifest": {}}, resamples=200))
     # what the manifest prevents: one family of two, the control's p doubled by Holm
     assert without.loc["my-gain", "p_holm"] == 2 * without.loc["my-gain", "p_value"]
+
+
+def test_docstrings_are_left_out_only_where_they_stand_on_lines_of_their_own():
+    from plugins.methods.planted_data import _without_docstrings
+
+    assert _without_docstrings('def f(x):\n    """doc\n    more"""\n\n    return x\n') == "def f(x):\n    return x\n"
+    nested = 'class A:\n    "doc"\n    def g(self):\n        """g"""\n        return 2\n'
+    assert _without_docstrings(nested) == "class A:\n    def g(self):\n        return 2\n"
+    for kept in ('def f(): "d"; return 1\n', 'def f():\n    """only a docstring"""\n', "def f(:\n"):
+        assert _without_docstrings(kept) == kept  # same line as code, the whole body, not Python

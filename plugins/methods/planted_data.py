@@ -48,7 +48,8 @@ def _without_docstrings(program: str) -> str:
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or len(body) < 2:
             continue  # a function that is only its docstring keeps it (it would not parse without)
         first = body[0]
-        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str)
+                and body[1].lineno > first.end_lineno and first.lineno > node.lineno):  # on lines of its own
             end = first.end_lineno
             while end < len(lines) and not lines[end].strip():
                 end += 1  # the blank lines after it (1-based end: lines[end] is the next line)
