@@ -13,7 +13,7 @@ import pandas as pd
 from leaderboards import naming
 from leaderboards.binomial import mcnemar_exact, paired_bootstrap, wilson_interval
 from leaderboards.defaults import DEFAULT_RESAMPLES, DEFAULT_SEED
-from leaderboards.grid import build_grid, instances_of
+from leaderboards.grid import build_grid
 from leaderboards.grid_stats import holm, minimum_detectable_effect
 from leaderboards.passk_stats import pass_at_k_frame, rate_compare, sampled, task_bootstrap
 from leaderboards.table import comparable, order_metrics, order_variants
@@ -243,8 +243,8 @@ def build_leaderboard(
 ) -> Leaderboard:
     pass_frame = pass_at_1_frame(table, resamples=resamples, seed=seed)
     provenance = dict(provenance or {})
-    manifest = provenance.get("manifest") or {}
-    plugin_of = {unit: info["plugin"] for unit, info in instances_of(list(table["variant"].unique()), manifest).items()}
+    grid = build_grid(table, provenance.get("manifest") or {}, resamples, seed, curves)
+    plugin_of = {unit: info["plugin"] for unit, info in grid.instances.items()}
     return Leaderboard(
         table=table,
         pass_at_1=pass_frame,
@@ -256,5 +256,5 @@ def build_leaderboard(
         resamples=resamples,
         seed=seed,
         provenance=provenance,
-        grid=build_grid(table, manifest, resamples, seed, curves),
+        grid=grid,
     )

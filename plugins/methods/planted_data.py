@@ -85,7 +85,7 @@ def _judged_wrong(benchmark: str, candidates: dict[str, list[str]], sandbox: str
     import tempfile
     from pathlib import Path
 
-    from harness.core.atomic import write_jsonl
+    from harness.core.atomic import jsonl_lines, write_jsonl
     from harness.evaluation import EvaluateConfig, evaluate
 
     with tempfile.TemporaryDirectory(prefix="fgit-planted-") as scratch:
@@ -94,7 +94,7 @@ def _judged_wrong(benchmark: str, candidates: dict[str, list[str]], sandbox: str
         output = Path(scratch) / "verdicts"
         evaluate(EvaluateConfig(benchmark=benchmark, samples=str(samples), output=str(output), sandbox=sandbox,
                                 tasks=list(candidates)), quiet=True)
-        rows = [json.loads(line) for line in (output / "results.jsonl").read_text("utf-8").split("\n") if line]
+        rows = [json.loads(line) for line in jsonl_lines((output / "results.jsonl").read_text("utf-8")) if line]
     failing: dict[str, list[int]] = {}
     for row in rows:
         if not row["base_pass"]:
